@@ -1,0 +1,1 @@
+"""Reading and writing grefbench files: masks (RLE), prediction files, result tables."""
