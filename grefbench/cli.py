@@ -1,0 +1,130 @@
+"""The `grefbench` command line: thin wrappers over library functions, one per command.
+
+Every command is a library function first (see each command's body for the one it calls).
+User errors (GrefbenchError) print one line and exit with code 2; there is no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from grefbench.errors import GrefbenchError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="grefbench: benchmark and evaluation toolkit for Generalized Referring Expression Segmentation.",
+)
+
+
+def _resolve_root(dataset: str, data_root: Optional[Path]) -> Path:
+    from grefbench.data.catalog import default_root
+
+    root = data_root or default_root(dataset)
+    if root is None:
+        raise UsageError(f"--data-root is required for dataset {dataset!r} (the folder that holds {dataset}/ and images/)")
+    return root
+
+
+@app.command()
+def score(
+    predictions: Path = typer.Argument(..., help="Prediction file (grefbench-predictions/1, .json or .json.gz)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset name; defaults to the file's 'dataset'."),
+    split: Optional[str] = typer.Option(None, help="Split; defaults to the file's 'split'."),
+    protocol: Optional[str] = typer.Option(None, help="native or rela480; defaults to the file's 'protocol'."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics, breakdown and provenance here."),
+    per_expression: Optional[Path] = typer.Option(None, "--per-expression", help="Per-sentence table (.csv or .parquet)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table (for scripts)."),
+) -> None:
+    """Score a prediction file with the official ReLA metric semantics."""
+    from grefbench import console
+    from grefbench.data.split import load_split
+    from grefbench.io.predictions import read_predictions
+    from grefbench.io.tables import check_table_path, write_json, write_table
+    from grefbench.scoring import score_predictions
+
+    if per_expression is not None:
+        check_table_path(per_expression)
+    parsed = read_predictions(predictions)
+    dataset = dataset or parsed.dataset
+    split = split or parsed.split
+    loaded = load_split(_resolve_root(dataset, data_root), dataset, split)
+    with console.progress_bar("scoring", len(loaded), enabled=not quiet, unit="sentences") as advance:
+        result = score_predictions(parsed, loaded, protocol=protocol, keep_per_sentence=per_expression is not None,
+                                   progress=advance)
+    if json_out is not None:
+        write_json(json_out, result.to_json())
+    if per_expression is not None:
+        write_table(per_expression, result.per_sentence(), result.provenance)
+    if not quiet:
+        title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {parsed.model['name']}"
+        console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+
+
+@app.command()
+def validate(
+    path: Path = typer.Argument(..., help="A prediction file."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Also check coverage and mask sizes against the split."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset name; defaults to the file's 'dataset'."),
+    split: Optional[str] = typer.Option(None, help="Split; defaults to the file's 'split'."),
+) -> None:
+    """Check a prediction file strictly (format, types, RLE integrity; with --data-root, coverage and sizes)."""
+    from grefbench import console
+    from grefbench.data.catalog import default_root
+    from grefbench.data.split import load_split
+    from grefbench.io.predictions import check_against_split, read_predictions
+
+    parsed = read_predictions(path)
+    dataset = dataset or parsed.dataset
+    split = split or parsed.split
+    root = data_root or default_root(dataset)
+    checked = "format, types and RLE"
+    if root is not None:
+        check_against_split(parsed, load_split(root, dataset, split))
+        checked += f", coverage of {dataset} {split} and mask sizes"
+    console.stdout.print(f"OK {path}: {len(parsed)} predictions ({parsed.dataset} {parsed.split}, "
+                         f"protocol {parsed.protocol}, model {parsed.model['name']!r}); checked {checked}.",
+                         markup=False, highlight=False)
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets grefbench can load and their layouts."""
+    from rich.table import Table
+
+    from grefbench import console
+    from grefbench.data.catalog import DATASETS
+
+    table = Table(title="datasets", title_justify="left")
+    for column in ("name", "splits", "layout", "description"):
+        table.add_column(column)
+    for spec in DATASETS.values():
+        table.add_row(spec.name, ", ".join(spec.splits), spec.layout(), spec.description)
+    console.stdout.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `grefbench` console script."""
+    from grefbench import console
+
+    try:
+        result = app(args=argv, prog_name="grefbench", standalone_mode=False)
+    except GrefbenchError as error:
+        console.error(str(error))
+        sys.exit(error.exit_code)
+    except click.exceptions.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        console.error("interrupted")
+        sys.exit(130)
+    if isinstance(result, int) and result:
+        sys.exit(result)

@@ -1,0 +1,81 @@
+"""Terminal output: the one progress bar and the metric tables (display only, no logic)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from typing import Any, Callable, Iterator
+
+from rich.console import Console
+from rich.table import Table
+
+from grefbench.metrics.evaluator import METRIC_NAMES
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int | None, *, enabled: bool = True, unit: str = "items",
+                 delay: float = 1.0) -> Iterator[Callable[[int], None]]:
+    """Yield `advance(n)`; a rich bar (with rate) appears only if the work lasts over `delay` seconds."""
+    if not enabled or not stderr.is_terminal:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=stderr, transient=True,
+    )
+    task = progress.add_task(description, total=total, rate="")
+    started_at = time.perf_counter()
+    shown = False
+
+    def advance(n: int = 1) -> None:
+        nonlocal shown
+        elapsed = time.perf_counter() - started_at
+        if not shown and elapsed >= delay:
+            progress.start()
+            shown = True
+        done = progress.tasks[0].completed + n
+        rate = f"{done / elapsed:,.1f} {unit}/s" if elapsed > 0 else ""
+        progress.update(task, advance=n, rate=rate)
+
+    try:
+        yield advance
+    finally:
+        if shown:
+            progress.stop()
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def metrics_table(title: str, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None) -> Table:
+    """One row for the overall metrics and one per target kind."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("subset", style="bold")
+    for name in METRIC_NAMES:
+        table.add_column(name if name != "num_expressions" else "#expr", justify="right")
+    table.add_row("all", *(_format(metrics.get(name)) for name in METRIC_NAMES))
+    for kind, values in (breakdown or {}).items():
+        table.add_row(kind, *(_format(values.get(name)) for name in METRIC_NAMES))
+    return table
+
+
+def error(message: str) -> None:
+    """Print one error line on stderr (no traceback)."""
+    from rich.markup import escape
+
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,82 @@
+"""The datasets grefbench knows: where their files sit under a data root and what they hold."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from grefbench.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset: its folder under ROOT, its refs file stem and its usual splits."""
+
+    name: str
+    folder: str
+    refs_stem: str
+    splits: tuple[str, ...]
+    multi_target: bool
+    description: str
+
+    def refs_candidates(self, root: Path) -> list[Path]:
+        """Refs files in the order the official loaders try them (pickle first, then JSON)."""
+        base = root / self.folder
+        return [base / f"{self.refs_stem}.p", base / f"{self.refs_stem}.json"]
+
+    def instances_path(self, root: Path) -> Path:
+        return root / self.folder / "instances.json"
+
+    def layout(self) -> str:
+        """The expected file layout, for error messages."""
+        return (
+            f"ROOT/{self.folder}/{self.refs_stem}.json (or .p), ROOT/{self.folder}/instances.json, "
+            "images in ROOT/images/train2014/"
+        )
+
+
+def image_root(root: Path) -> Path:
+    """All datasets share the COCO train2014 images (ReLA layout)."""
+    return root / "images" / "train2014"
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("grefcoco", "grefcoco", "grefs(unc)", ("train", "val", "testA", "testB"), True,
+                    "gRefCOCO (GRES, CVPR 2023): single, multi and no-target expressions"),
+        DatasetSpec("refcoco", "refcoco", "refs(unc)", ("train", "val", "testA", "testB"), False,
+                    "RefCOCO (UNC splits): single-target"),
+        DatasetSpec("refcoco+", "refcoco+", "refs(unc)", ("train", "val", "testA", "testB"), False,
+                    "RefCOCO+ (UNC splits): single-target, no location words"),
+        DatasetSpec("refcocog", "refcocog", "refs(umd)", ("train", "val", "test"), False,
+                    "RefCOCOg (UMD splits): single-target, longer expressions"),
+        DatasetSpec("refcocog-google", "refcocog", "refs(google)", ("train", "val"), False,
+                    "RefCOCOg (Google splits): single-target"),
+        DatasetSpec("grefshapes", "grefcoco", "grefs(unc)", ("train", "val", "testA", "testB"), True,
+                    "gRefShapes: grefbench's procedural GRES benchmark in the gRefCOCO layout"),
+    )
+}
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """Look a dataset up by name; an unknown name lists close matches and all choices."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, DATASETS, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise DatasetError(f"Unknown dataset {name!r}.{hint} Available: {', '.join(DATASETS)}") from None
+
+
+def embedded_root() -> Path:
+    """The gRefShapes eval splits that ship inside the package."""
+    return Path(__file__).resolve().parent.parent / "resources" / "grefshapes"
+
+
+def default_root(dataset: str) -> Path | None:
+    """The data root used when none is given: the embedded gRefShapes for `grefshapes`, else None."""
+    if dataset == "grefshapes" and (embedded_root() / "grefcoco").is_dir():
+        return embedded_root()
+    return None

@@ -1,0 +1,198 @@
+"""Ground-truth target masks as RLE, per ref, under a protocol; built once and cached on disk.
+
+A target mask is the union of the ref's non-crowd annotations (the official loader drops crowd
+annotations and polygons with fewer than 3 points). Under `rela480` polygons are scaled exactly as
+detectron2's ResizeTransform.apply_coords does (x * (480 * 1.0 / w)), including its quirk that a
+polygon of integers stays an integer array, so scaled coordinates are truncated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from pycocotools import mask as coco_mask
+
+from grefbench.cache import cache_root
+from grefbench.data.protocols import Protocol, get_protocol
+from grefbench.data.split import ReferSplit
+from grefbench.errors import DatasetError
+from grefbench.io import rle
+from grefbench.io.atomic import atomic_path
+
+logger = logging.getLogger(__name__)
+
+# Bump when the rasterisation changes, so old caches are rebuilt.
+GROUND_TRUTH_VERSION = 1
+
+
+def _valid_polygons(segmentation: list) -> list[list]:
+    return [p for p in segmentation if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0]
+
+
+def _scale_polygon(polygon: list, x_ratio: float, y_ratio: float) -> np.ndarray:
+    coords = np.asarray(polygon).reshape(-1, 2)
+    coords[:, 0] = coords[:, 0] * x_ratio
+    coords[:, 1] = coords[:, 1] * y_ratio
+    return coords.reshape(-1).astype(np.float64)
+
+
+def instance_rle(annotation: dict, height: int, width: int, protocol: Protocol) -> dict | None:
+    """RLE of one annotation at the protocol's mask size; None when it has no valid segmentation."""
+    out_height, out_width = protocol.mask_size(height, width)
+    segmentation = annotation.get("segmentation")
+    try:
+        if isinstance(segmentation, dict):
+            return _rle_segmentation(segmentation, height, width, out_height, out_width)
+        polygons = _valid_polygons(segmentation or [])
+        if not polygons:
+            return None
+        if (out_height, out_width) != (height, width):
+            x_ratio = out_width * 1.0 / width
+            y_ratio = out_height * 1.0 / height
+            polygons = [_scale_polygon(p, x_ratio, y_ratio) for p in polygons]
+        parts = coco_mask.frPyObjects(polygons, out_height, out_width)
+    except (ValueError, TypeError, KeyError) as error:
+        raise DatasetError(f"annotation {annotation.get('id')}: malformed segmentation ({error})") from None
+    merged = coco_mask.merge(parts) if len(parts) > 1 else parts[0]
+    return {"size": [out_height, out_width], "counts": merged["counts"].decode("ascii")}
+
+
+def _rle_segmentation(segmentation: dict, height: int, width: int, out_height: int, out_width: int) -> dict:
+    if list(segmentation.get("size", [])) != [height, width]:
+        raise ValueError(f"RLE size {segmentation.get('size')} differs from the image size {[height, width]}")
+    if isinstance(segmentation["counts"], list):
+        segmentation = coco_mask.frPyObjects(segmentation, height, width)
+    else:
+        counts = segmentation["counts"]
+        counts = counts.encode("ascii") if isinstance(counts, str) else counts
+        problem = rle.check_counts([counts], [height * width])
+        if problem is not None:
+            raise ValueError(problem.reason)
+        segmentation = {"size": [height, width], "counts": counts}
+    if (out_height, out_width) == (height, width):
+        return rle.encode(coco_mask.decode(segmentation))
+    from PIL import Image
+
+    # detectron2 resizes mask annotations with PIL nearest-neighbour (apply_segmentation).
+    dense = Image.fromarray(coco_mask.decode(segmentation)).resize((out_width, out_height), Image.NEAREST)
+    return rle.encode(np.asarray(dense))
+
+
+def target_rle(split: ReferSplit, ann_ids: Iterable[int], height: int, width: int, protocol: Protocol) -> dict:
+    """Union of the non-crowd target annotations at the protocol's size (empty when there are none)."""
+    parts = []
+    for ann_id in ann_ids:
+        annotation = split.annotations[ann_id]
+        if annotation.get("iscrowd", 0):
+            continue
+        part = instance_rle(annotation, height, width, protocol)
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        return rle.empty(*protocol.mask_size(height, width))
+    return rle.union(parts)
+
+
+@dataclass
+class GroundTruth:
+    """Target RLE per ref of one split under one protocol."""
+
+    protocol: str
+    rles: dict[int, dict]
+    areas: dict[int, int]
+
+
+def build_ground_truth(split: ReferSplit, protocol: Protocol, progress: Callable[[int], None] | None = None) -> GroundTruth:
+    """Rasterise every ref's target mask (no cache)."""
+    rles: dict[int, dict] = {}
+    for ref_id, record in split.ref_records().items():
+        rles[ref_id] = target_rle(split, record.ann_ids, record.height, record.width, protocol)
+        if progress is not None:
+            progress(1)
+    areas = dict(zip(rles, rle.area(list(rles.values())).tolist()))
+    return GroundTruth(protocol.name, rles, areas)
+
+
+def cache_path(split: ReferSplit, protocol: Protocol, directory: Path | None = None) -> Path:
+    """The cache file of (dataset, split, protocol), keyed by the annotation files' content."""
+    key = hashlib.sha256(
+        "|".join([*(f.sha256 for f in split.files), split.dataset, split.split, protocol.name,
+                  str(GROUND_TRUTH_VERSION)]).encode()
+    ).hexdigest()[:20]
+    base = directory if directory is not None else cache_root() / "groundtruth"
+    safe_dataset = split.dataset.replace("+", "plus")
+    return base / f"{safe_dataset}-{split.split}-{protocol.name}-{key}.npz"
+
+
+def _save(path: Path, truth: GroundTruth) -> None:
+    ref_ids = np.fromiter(truth.rles, dtype=np.int64)
+    encoded = [truth.rles[r]["counts"].encode("ascii") for r in ref_ids.tolist()]
+    sizes = np.array([truth.rles[r]["size"] for r in ref_ids.tolist()], dtype=np.int64).reshape(-1, 2)
+    offsets = np.concatenate(([0], np.cumsum([len(c) for c in encoded]))).astype(np.int64)
+    counts = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    areas = np.array([truth.areas[r] for r in ref_ids.tolist()], dtype=np.int64)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, version=np.array([GROUND_TRUTH_VERSION]), ref_ids=ref_ids, sizes=sizes,
+                     offsets=offsets, counts=counts, areas=areas)
+
+
+def _load(path: Path, protocol: str, expected_refs: set[int]) -> GroundTruth | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["version"][0]) != GROUND_TRUTH_VERSION:
+                return None
+            ref_ids = data["ref_ids"].tolist()
+            sizes = data["sizes"].tolist()
+            offsets = data["offsets"]
+            counts = data["counts"].tobytes()
+            areas = data["areas"].tolist()
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    if set(ref_ids) != expected_refs or len(sizes) != len(ref_ids) or len(offsets) != len(ref_ids) + 1:
+        return None
+    bounds = offsets.tolist()
+    if bounds[-1] != len(counts):
+        return None
+    rles = {
+        ref_id: {"size": size, "counts": counts[start:stop].decode("ascii")}
+        for ref_id, size, start, stop in zip(ref_ids, sizes, bounds[:-1], bounds[1:])
+    }
+    return GroundTruth(protocol, rles, dict(zip(ref_ids, areas)))
+
+
+def load_ground_truth(
+    split: ReferSplit,
+    protocol: str | Protocol,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> GroundTruth:
+    """Ground truth of `split` under `protocol`, from the on-disk cache when it is fresh.
+
+    A stale cache has another name (the key hashes the annotation files); a corrupt or foreign one
+    is rebuilt and replaced atomically.
+    """
+    protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
+    if not use_cache:
+        return build_ground_truth(split, protocol, progress)
+    path = cache_path(split, protocol, cache_dir)
+    expected = {record.ref_id for record in split.records}
+    if path.is_file():
+        cached = _load(path, protocol.name, expected)
+        if cached is not None:
+            return cached
+        logger.warning("ground-truth cache %s is corrupt or stale; rebuilding it", path)
+    truth = build_ground_truth(split, protocol, progress)
+    try:
+        _save(path, truth)
+    except OSError as error:
+        logger.warning("could not write the ground-truth cache %s: %s", path, error)
+    return truth

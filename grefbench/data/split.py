@@ -1,0 +1,178 @@
+"""One split of a referring dataset as one record per sentence, like the official ReLA loaders.
+
+Facts of the real files honoured here: `ann_id` is a list or an int; `[-1]` means no target;
+refs without sentences add no record; a ref's own `file_name` may carry a suffix, so the image is
+found by `image_id` through instances.json.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import NamedTuple
+
+from grefbench.data.catalog import DatasetSpec, get_dataset, image_root
+from grefbench.data.files import AnnotationFile, load_instances, load_refs
+from grefbench.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+
+class SentenceRecord(NamedTuple):
+    """One referring sentence and what it refers to (a NamedTuple: 260k of them load fast)."""
+
+    sent_id: int
+    ref_id: int
+    image_id: int
+    file_name: str
+    height: int
+    width: int
+    sentence: str
+    ann_ids: tuple[int, ...]
+    no_target: bool
+    category_ids: tuple[int, ...]
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.ann_ids)
+
+
+@dataclass
+class ReferSplit:
+    """The sentences of one split plus the annotation tables they point into."""
+
+    dataset: str
+    split: str
+    root: Path
+    records: list[SentenceRecord]
+    annotations: dict[int, dict]
+    images: dict[int, dict]
+    categories: dict[int, str]
+    files: tuple[AnnotationFile, ...]
+    available_splits: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @cached_property
+    def position(self) -> dict[int, int]:
+        """sent_id -> index in `records`."""
+        return {record.sent_id: i for i, record in enumerate(self.records)}
+
+    def image_path(self, record: SentenceRecord) -> Path:
+        return image_root(self.root) / record.file_name
+
+    def ref_records(self) -> dict[int, SentenceRecord]:
+        """One (the first) record per ref_id, in split order: ground truth is per ref."""
+        first: dict[int, SentenceRecord] = {}
+        for record in self.records:
+            first.setdefault(record.ref_id, record)
+        return first
+
+
+def _as_id_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _has_valid_polygon(segmentation: object) -> bool:
+    if isinstance(segmentation, dict):
+        return True
+    return any(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation or [])
+
+
+def load_split(root: str | Path, dataset: str | DatasetSpec, split: str) -> ReferSplit:
+    """Load `split` of `dataset` from the official layout under `root`."""
+    spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
+    root = Path(root)
+    layout = spec.layout()
+    refs, refs_file = load_refs(spec.refs_candidates(root), layout)
+    instances_path = spec.instances_path(root)
+    instances, instances_file = load_instances(instances_path, layout)
+
+    try:
+        images = {image["id"]: image for image in instances["images"]}
+        annotations = {ann["id"]: ann for ann in instances["annotations"]}
+    except (KeyError, TypeError):
+        raise DatasetError(f"{instances_path}: every image and annotation needs an 'id'") from None
+    categories = {cat["id"]: cat.get("name", str(cat["id"])) for cat in instances.get("categories", [])}
+
+    available: dict[str, None] = {}
+    records: list[SentenceRecord] = []
+    skipped_invalid = 0
+    refs_path = refs_file.path
+    for index, ref in enumerate(refs):
+        try:
+            ref_split = ref["split"]
+            available[ref_split] = None
+            if ref_split != split:
+                continue
+            ref_id = ref["ref_id"]
+            image_id = ref["image_id"]
+            ann_ids = _as_id_list(ref["ann_id"])
+            category_ids = _as_id_list(ref.get("category_id", []))
+            sentences = ref["sentences"]
+        except (KeyError, TypeError) as error:
+            raise DatasetError(f"{refs_path}: ref #{index} lacks the field {error}") from None
+        image = images.get(image_id)
+        if image is None:
+            raise DatasetError(f"{refs_path}: ref {ref_id} refers to image {image_id}, which is not in {instances_path}")
+        no_target = ann_ids == [-1]
+        if no_target:
+            ann_ids = []
+            category_ids = []
+        else:
+            for ann_id in ann_ids:
+                ann = annotations.get(ann_id)
+                if ann is None:
+                    raise DatasetError(
+                        f"{refs_path}: ref {ref_id} refers to annotation {ann_id}, which is not in {instances_path}"
+                    )
+                if ann.get("image_id") != image_id:
+                    raise DatasetError(
+                        f"{refs_path}: ref {ref_id} is on image {image_id} but its annotation {ann_id} "
+                        f"is on image {ann.get('image_id')}"
+                    )
+            if not spec.multi_target and not _has_valid_polygon(annotations[ann_ids[0]].get("segmentation")):
+                # The official single-target loader drops refs whose object has no valid polygon.
+                skipped_invalid += 1
+                continue
+        file_name = image["file_name"]
+        height = image["height"]
+        width = image["width"]
+        ann_tuple = tuple(ann_ids)
+        cat_tuple = tuple(category_ids)
+        for sentence in sentences:
+            try:
+                records.append(
+                    SentenceRecord(sentence["sent_id"], ref_id, image_id, file_name, height, width,
+                                   sentence["raw"], ann_tuple, no_target, cat_tuple)
+                )
+            except (KeyError, TypeError) as error:
+                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} lacks the field {error}") from None
+
+    if split not in available:
+        raise DatasetError(
+            f"Unknown split {split!r} for {spec.name} in {refs_path}. Available: {', '.join(available) or 'none'}"
+        )
+    if skipped_invalid:
+        logger.warning("%s %s: skipped %d refs whose object has no valid polygon (as the official loader)",
+                       spec.name, split, skipped_invalid)
+    seen: set[int] = set()
+    for record in records:
+        if record.sent_id in seen:
+            raise DatasetError(f"{refs_path}: sent_id {record.sent_id} appears twice in split {split}")
+        seen.add(record.sent_id)
+
+    return ReferSplit(
+        dataset=spec.name,
+        split=split,
+        root=root,
+        records=records,
+        annotations=annotations,
+        images=images,
+        categories=categories,
+        files=(refs_file, instances_file),
+        available_splits=tuple(available),
+    )

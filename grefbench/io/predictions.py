@@ -1,0 +1,243 @@
+"""Prediction files, format `grefbench-predictions/1`: reading with strict validation, and writing.
+
+{"format": "grefbench-predictions/1", "dataset": "grefcoco", "split": "val",
+ "protocol": "native" | "rela480", "model": {"name": ..., optional metadata},
+ "predictions": [{"sent_id": int, "no_target": bool, "mask": {"size": [h, w], "counts": str}}]}
+
+`mask` is COCO compressed RLE and may be omitted when `no_target` is true (it is then empty).
+Every problem raises a SubmissionError naming the file and the sent_id or field.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+from grefbench.data.protocols import PROTOCOLS, get_protocol
+from grefbench.errors import SubmissionError
+from grefbench.io import rle
+from grefbench.io.atomic import atomic_open
+
+if TYPE_CHECKING:
+    from grefbench.data.split import ReferSplit
+
+FORMAT = "grefbench-predictions/1"
+_TOP_KEYS = {"format", "dataset", "split", "protocol", "model", "predictions", "provenance"}
+_REQUIRED_TOP_KEYS = ("format", "dataset", "split", "protocol", "model", "predictions")
+_ENTRY_KEYS = {"sent_id", "no_target", "mask", "no_target_score"}
+
+
+@dataclass
+class PredictionFile:
+    """A parsed prediction file; entries are columns in file order."""
+
+    path: Path
+    dataset: str
+    split: str
+    protocol: str
+    model: dict[str, Any]
+    sent_ids: np.ndarray  # int64
+    no_target: np.ndarray  # bool
+    masks: list[dict | None]  # RLE with str counts, or None when omitted
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.sent_ids.size)
+
+
+def _fail(path: Path, message: str) -> SubmissionError:
+    return SubmissionError(f"{path}: {message}")
+
+
+def read_document(path: str | Path) -> tuple[Path, Any]:
+    """Read and parse a JSON or gzipped-JSON file; any damage is a SubmissionError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(path, "file not found") from None
+    except IsADirectoryError:
+        raise _fail(path, "is a directory, expected a prediction file") from None
+    except OSError as error:
+        raise _fail(path, f"cannot read ({error.strerror or error})") from None
+    if not data:
+        raise _fail(path, "file is empty")
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error):
+            raise _fail(path, "gzip stream is truncated or corrupt") from None
+        if not data:
+            raise _fail(path, "file is empty (inside gzip)")
+    try:
+        return path, json.loads(data)
+    except json.JSONDecodeError as error:
+        kind = "truncated JSON" if error.pos >= len(data.rstrip()) else "not valid JSON"
+        raise _fail(path, f"{kind} ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    except UnicodeDecodeError:
+        raise _fail(path, "not valid JSON (not UTF-8 text)") from None
+
+
+def parse_predictions(path: Path, document: Any) -> PredictionFile:
+    """Check the structure and types of a parsed prediction document and every RLE in it."""
+    if not isinstance(document, dict):
+        raise _fail(path, f"expected a JSON object at the top level, found {type(document).__name__}")
+    for key in _REQUIRED_TOP_KEYS:
+        if key not in document:
+            raise _fail(path, f"missing the field {key!r}")
+    unknown = sorted(set(document) - _TOP_KEYS)
+    if unknown:
+        raise _fail(path, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    if document["format"] != FORMAT:
+        raise _fail(path, f"field 'format' is {document['format']!r}, expected {FORMAT!r}")
+    for key in ("dataset", "split", "protocol"):
+        if not isinstance(document[key], str):
+            raise _fail(path, f"field {key!r} must be a string")
+    if document["protocol"] not in PROTOCOLS:
+        raise _fail(path, f"field 'protocol' is {document['protocol']!r}; expected one of {', '.join(PROTOCOLS)}")
+    model = document["model"]
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
+        raise _fail(path, "field 'model' must be an object with a non-empty string 'name'")
+    predictions = document["predictions"]
+    if not isinstance(predictions, list):
+        raise _fail(path, "field 'predictions' must be a list")
+    provenance = document.get("provenance", {})
+    if not isinstance(provenance, dict):
+        raise _fail(path, "field 'provenance' must be an object")
+
+    n = len(predictions)
+    sent_ids = np.empty(n, dtype=np.int64)
+    no_target = np.empty(n, dtype=bool)
+    masks: list[dict | None] = [None] * n
+    for i, entry in enumerate(predictions):
+        where = f"predictions[{i}]"
+        if not isinstance(entry, dict):
+            raise _fail(path, f"{where} must be an object")
+        sent_id = entry.get("sent_id")
+        if type(sent_id) is not int:
+            raise _fail(path, f"{where}: 'sent_id' must be an integer, found {json.dumps(sent_id)}")
+        where = f"sent_id {sent_id}"
+        extra = set(entry) - _ENTRY_KEYS
+        if extra:
+            raise _fail(path, f"{where}: unknown field {sorted(extra)[0]!r} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+        flag = entry.get("no_target")
+        if type(flag) is not bool:
+            raise _fail(path, f"{where}: 'no_target' must be true or false, found {json.dumps(flag)}")
+        score = entry.get("no_target_score")
+        if score is not None and (type(score) not in (int, float) or not 0 <= score <= 1):
+            raise _fail(path, f"{where}: 'no_target_score' must be a number in [0, 1]")
+        mask = entry.get("mask")
+        if mask is None:
+            if not flag:
+                raise _fail(path, f"{where}: 'mask' is required when 'no_target' is false")
+        else:
+            masks[i] = _check_mask_fields(path, where, mask)
+        sent_ids[i] = sent_id
+        no_target[i] = flag
+
+    if n:
+        unique, counts = np.unique(sent_ids, return_counts=True)
+        if (counts > 1).any():
+            raise _fail(path, f"sent_id {int(unique[np.argmax(counts > 1)])} appears more than once")
+    present = [i for i, m in enumerate(masks) if m is not None]
+    problem = rle.check_counts(
+        [masks[i]["counts"].encode("ascii") for i in present],
+        [masks[i]["size"][0] * masks[i]["size"][1] for i in present],
+    )
+    if problem is not None:
+        raise _fail(path, f"sent_id {int(sent_ids[present[problem.index]])}: mask {problem.reason}")
+    return PredictionFile(path, document["dataset"], document["split"], document["protocol"], dict(model),
+                          sent_ids, no_target, masks, provenance)
+
+
+def _check_mask_fields(path: Path, where: str, mask: Any) -> dict:
+    if not isinstance(mask, dict):
+        raise _fail(path, f"{where}: 'mask' must be an RLE object {{'size': [h, w], 'counts': str}}")
+    size = mask.get("size")
+    counts = mask.get("counts")
+    if (not isinstance(size, list) or len(size) != 2 or any(type(v) is not int or v <= 0 for v in size)):
+        raise _fail(path, f"{where}: mask 'size' must be [height, width] with positive integers, found {json.dumps(size)}")
+    if not isinstance(counts, str):
+        raise _fail(path, f"{where}: mask 'counts' must be a COCO compressed RLE string")
+    if not counts.isascii():
+        raise _fail(path, f"{where}: mask counts has a character outside the RLE alphabet '0'..'o'")
+    extra = set(mask) - {"size", "counts"}
+    if extra:
+        raise _fail(path, f"{where}: unknown mask field {sorted(extra)[0]!r}")
+    return {"size": size, "counts": counts}
+
+
+def read_predictions(path: str | Path) -> PredictionFile:
+    """Read and validate a prediction file on its own (format, types, RLE integrity)."""
+    return parse_predictions(*read_document(path))
+
+
+def check_against_split(predictions: PredictionFile, split: ReferSplit, protocol: str | None = None) -> np.ndarray:
+    """Check that the file covers exactly `split` at the right mask sizes.
+
+    Returns, for each record of the split, the index of its prediction in the file.
+    """
+    path = predictions.path
+    if predictions.dataset != split.dataset:
+        raise _fail(path, f"field 'dataset' is {predictions.dataset!r} but {split.dataset!r} is being scored")
+    if predictions.split != split.split:
+        raise _fail(path, f"field 'split' is {predictions.split!r} but split {split.split!r} is being scored")
+    if protocol is not None and protocol != predictions.protocol:
+        raise _fail(path, f"field 'protocol' is {predictions.protocol!r} but --protocol {protocol} was given")
+    position = split.position
+    order = np.full(len(split.records), -1, dtype=np.int64)
+    for i, sent_id in enumerate(predictions.sent_ids.tolist()):
+        where = position.get(sent_id)
+        if where is None:
+            raise _fail(path, f"sent_id {sent_id} is not a sentence of {split.dataset} {split.split}")
+        order[where] = i
+    missing = np.flatnonzero(order < 0)
+    if missing.size:
+        first = [str(split.records[i].sent_id) for i in missing[:5].tolist()]
+        more = f" and {missing.size - len(first)} more" if missing.size > len(first) else ""
+        raise _fail(path, f"missing predictions for {missing.size} sentences of {split.split}: sent_id {', '.join(first)}{more}")
+    resolved = get_protocol(predictions.protocol)
+    for record, index in zip(split.records, order.tolist()):
+        mask = predictions.masks[index]
+        if mask is not None:
+            expected = list(resolved.mask_size(record.height, record.width))
+            if mask["size"] != expected:
+                raise _fail(
+                    path,
+                    f"sent_id {record.sent_id}: mask size {mask['size']} does not match {expected} "
+                    f"(image {record.image_id} is {record.height}x{record.width}, protocol {resolved.name})",
+                )
+    return order
+
+
+def write_predictions(
+    path: str | Path,
+    *,
+    dataset: str,
+    split: str,
+    protocol: str,
+    model: dict[str, Any],
+    entries: Iterable[dict[str, Any]],
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write a prediction file atomically (gzipped when the name ends in .gz)."""
+    path = Path(path)
+    document = {
+        "format": FORMAT,
+        "dataset": dataset,
+        "split": split,
+        "protocol": protocol,
+        "model": model,
+        "provenance": provenance or {},
+        "predictions": list(entries),
+    }
+    payload = json.dumps(document, separators=(",", ":")).encode()
+    with atomic_open(path, "wb") as handle:
+        handle.write(gzip.compress(payload, mtime=0) if path.name.endswith(".gz") else payload)
+    return path

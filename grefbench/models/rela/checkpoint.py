@@ -1,0 +1,141 @@
+"""Reading, strict loading and writing of ReLA checkpoints in the official `model_final.pth` format.
+
+A checkpoint is `{"model": state_dict}` (detectron2's format; grefbench adds `"text_config"` and
+`"grefbench_config"` so its own checkpoints rebuild without arguments). Loading is strict: every
+key of the checkpoint is consumed and every parameter of the model is set, with matching shapes.
+Two official quirks are kept:
+
+- `text_encoder.embeddings.position_ids` (a buffer older transformers saved) is accepted and ignored;
+- `sem_seg_head.predictor.lang_weight` is consumed but NOT loaded by default: the official decoder
+  never loads it, so the published numbers use its initial value 0.0
+  (`load_lang_weight=True` loads it instead).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import zipfile
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from grefbench.errors import CheckpointError
+from grefbench.io.atomic import atomic_path
+from grefbench.models.rela.presets import PRESET_TITLES
+
+POSITION_IDS_KEY = "text_encoder.embeddings.position_ids"
+LANG_WEIGHT_KEY = "sem_seg_head.predictor.lang_weight"
+MAX_LISTED = 5
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint file safely (`weights_only=True`) into `{"model": state_dict, ...}`.
+
+    A bare state dict (all tensors) is accepted and wrapped. Unreadable, corrupt or
+    unexpected content raises CheckpointError naming the file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError,
+            AttributeError, TypeError, KeyError, IndexError) as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): "
+                              f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from error
+    if isinstance(content, Mapping) and "model" in content:
+        state_dict = content["model"]
+    elif isinstance(content, Mapping) and content and all(isinstance(v, torch.Tensor) for v in content.values()):
+        state_dict, content = content, {"model": content}
+    else:
+        raise CheckpointError(f"checkpoint {path} has no \"model\" state dict (expected detectron2's model_final.pth)")
+    if not isinstance(state_dict, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
+    ):
+        raise CheckpointError(f"checkpoint {path}: \"model\" is not a state dict of named tensors")
+    result = dict(content)
+    result["model"] = dict(state_dict)
+    return result
+
+
+def describe_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[str | None, str]:
+    """Guess which official model a state dict belongs to: (preset name or None, description)."""
+    if "backbone.stem.conv1.weight" in state_dict:
+        blocks = {int(m.group(1)) for k in state_dict if (m := re.match(r"backbone\.res4\.(\d+)\.", k))}
+        depth = {6: 50, 23: 101, 36: 152}.get(len(blocks))
+        name = "rela_r50" if depth == 50 else None
+        return name, f"ResNet-{depth or '?'} backbone ({len(blocks)} res4 blocks)"
+    if "backbone.patch_embed.proj.weight" in state_dict:
+        embed_dim = state_dict["backbone.patch_embed.proj.weight"].shape[0]
+        stages: dict[int, set[int]] = {}
+        for key in state_dict:
+            if m := re.match(r"backbone\.layers\.(\d+)\.blocks\.(\d+)\.", key):
+                stages.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+        depths = [len(stages[i]) for i in sorted(stages)]
+        name = {(96, (2, 2, 6, 2)): "rela_swin_t", (128, (2, 2, 18, 2)): "rela_swin_b"}.get((embed_dim, tuple(depths)))
+        return name, f"Swin backbone (embed_dim {embed_dim}, depths {depths})"
+    return None, "no recognisable ReLA backbone (no backbone.stem.* or backbone.patch_embed.* keys)"
+
+
+def _mismatch_hint(state_dict: Mapping[str, torch.Tensor], model: nn.Module) -> str:
+    """A sentence saying which model the checkpoint looks like when it is not the configured one."""
+    found, description = describe_state_dict(state_dict)
+    expected, _ = describe_state_dict(model.state_dict())
+    config_name = getattr(getattr(model, "config", None), "name", "") or "the given config"
+    if found != expected:
+        title = PRESET_TITLES.get(found, "an unknown ReLA variant") if found else "not a known ReLA"
+        hint = f" (pass config {found})" if found else ""
+        return f"; this looks like a {title} checkpoint [{description}] but config {config_name} was given{hint}"
+    return ""
+
+
+def _listed(keys: list[str]) -> str:
+    shown = ", ".join(keys[:MAX_LISTED])
+    return shown + (f" and {len(keys) - MAX_LISTED} more" if len(keys) > MAX_LISTED else "")
+
+
+def load_state_dict_strict(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str = "checkpoint",
+    load_lang_weight: bool = False,
+) -> None:
+    """Load `state_dict` into `model`, refusing any missing, unexpected or mis-shaped key (CheckpointError)."""
+    state_dict = dict(state_dict)
+    state_dict.pop(POSITION_IDS_KEY, None)
+    expected = model.state_dict()
+    if not load_lang_weight and LANG_WEIGHT_KEY in expected:
+        # Consumed, but the model keeps its own value (the official behaviour).
+        state_dict[LANG_WEIGHT_KEY] = expected[LANG_WEIGHT_KEY]
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s): {_listed(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s): {_listed(unexpected)}")
+        raise CheckpointError(f"{source} does not fit the model: {'; '.join(parts)}{_mismatch_hint(state_dict, model)}")
+    for key, tensor in state_dict.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(
+                f"{source}: {key} has shape {tuple(tensor.shape)} in the checkpoint but {tuple(expected[key].shape)} "
+                f"in the model{_mismatch_hint(state_dict, model)}"
+            )
+    model.load_state_dict(state_dict, strict=True)
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike) -> None:
+    """Write `model` as `{"model": state_dict, "text_config": ..., "grefbench_config": ...}` atomically."""
+    from grefbench.models.rela.config import config_to_dict
+    from grefbench.models.rela.text import text_config_dict
+
+    state_dict = {key: tensor.detach().cpu() for key, tensor in model.state_dict().items()}
+    content: dict[str, Any] = {"model": state_dict}
+    if getattr(model, "text_config", None) is not None:
+        content["text_config"] = text_config_dict(model.text_config)
+    if getattr(model, "config", None) is not None:
+        content["grefbench_config"] = config_to_dict(model.config)
+    with atomic_path(path) as tmp:
+        torch.save(content, tmp)

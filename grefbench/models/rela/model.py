@@ -1,0 +1,145 @@
+"""The assembled ReLA model: text encoder, language-fused backbone, pixel decoder and referring decoder.
+
+Module names are the official ones (`backbone`, `sem_seg_head.pixel_decoder`,
+`sem_seg_head.predictor`, `text_encoder`), so `state_dict()` has the keys of the official
+`model_final.pth`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from grefbench.errors import UsageError
+from grefbench.models.rela.config import ReLAConfig, check_config
+from grefbench.models.rela.decoder import ReferringDecoder
+from grefbench.models.rela.pixel_decoder import PixelDecoder
+from grefbench.models.rela.text import build_text_encoder
+
+if TYPE_CHECKING:
+    from transformers import BertConfig
+
+
+class ReferringHead(nn.Module):
+    """The official `sem_seg_head`: the pixel decoder feeding the referring decoder."""
+
+    def __init__(self, config: ReLAConfig, input_shape: Mapping[str, tuple[int, int]], text_dim: int):
+        super().__init__()
+        pixel, decoder = config.pixel_decoder, config.decoder
+        self.pixel_decoder = PixelDecoder(
+            {name: input_shape[name] for name in pixel.in_features},
+            in_features=pixel.in_features,
+            encoder_in_features=pixel.encoder_in_features,
+            conv_dim=pixel.conv_dim,
+            mask_dim=pixel.mask_dim,
+            norm=pixel.norm,
+            encoder_layers=pixel.encoder_layers,
+            encoder_heads=pixel.encoder_heads,
+            encoder_points=pixel.encoder_points,
+            encoder_feedforward=pixel.encoder_feedforward,
+            dropout=pixel.dropout,
+            common_stride=pixel.common_stride,
+        )
+        self.predictor = ReferringDecoder(
+            in_channels=pixel.conv_dim,
+            hidden_dim=decoder.hidden_dim,
+            num_queries=decoder.num_queries,
+            heads=decoder.heads,
+            feedforward=decoder.feedforward,
+            layers=decoder.layers,
+            pre_norm=decoder.pre_norm,
+            mask_dim=pixel.mask_dim,
+            enforce_input_proj=decoder.enforce_input_proj,
+            text_dim=text_dim,
+            language_weight=decoder.language_weight,
+        )
+
+    def forward(self, features: Mapping[str, torch.Tensor], lang_feat: torch.Tensor) -> dict[str, torch.Tensor]:
+        mask_features, scales = self.pixel_decoder(features)
+        return self.predictor(scales, mask_features, lang_feat)
+
+
+class ReLA(nn.Module):
+    """ReLA for generalized referring expression segmentation (henghuiding/ReLA), as its `GRES` meta-architecture.
+
+    `forward(images, lang_tokens, lang_mask)` takes uint8 RGB images [B, 3, H, W] already resized
+    (see `preprocess.py`), token ids and attention mask int64 [B, L] (see `ReferringTokenizer`).
+    Images are normalised with the config's pixel mean/std on the 0-255 scale and zero-padded at
+    the bottom/right to a multiple of `size_divisibility`, as detectron2's `ImageList` does.
+
+    In eval mode it returns, as the official `GRES.forward`, `ref_seg` = sigmoid of the target
+    logits bilinearly upsampled to the padded size [B, 2, Hp, Wp] and `nt_label` = sigmoid of the
+    no-target logits [B, 2]; the mask is `ref_seg.argmax(1)` and "no target" is
+    `nt_label.argmax(1) == 1`. In training mode it returns the raw decoder outputs
+    (`pred_masks`, `pred_logits`, `nt_label`) that `ReferringCriterion` takes.
+    """
+
+    def __init__(self, config: ReLAConfig, text_config: "BertConfig"):
+        super().__init__()
+        from grefbench.models.rela.backbone import build_backbone
+
+        check_config(config, origin=config.name or "config")
+        self.config = config
+        self.text_config = text_config
+        text_dim = text_config.hidden_size
+        self.backbone = build_backbone(config.backbone, text_dim=text_dim)
+        self.sem_seg_head = ReferringHead(config, self.backbone.output_shape(), text_dim)
+        self.text_encoder = build_text_encoder(text_config)
+        mean = torch.tensor(config.pixel_mean, dtype=torch.float32).view(-1, 1, 1)
+        std = torch.tensor(config.pixel_std, dtype=torch.float32).view(-1, 1, 1)
+        # Not in the state dict, as in the official model.
+        self.register_buffer("pixel_mean", mean, persistent=False)
+        self.register_buffer("pixel_std", std, persistent=False)
+        divisibility = config.size_divisibility
+        if divisibility < 0:  # official: "use the backbone's"
+            divisibility = int(getattr(self.backbone, "size_divisibility", 0))
+        self.size_divisibility = divisibility
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    def normalize_and_pad(self, images: torch.Tensor) -> torch.Tensor:
+        """Images 0-255 [B, 3, H, W] to normalised float padded with zeros to the size divisibility."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise UsageError(f"images must be [B, 3, H, W] RGB, got shape {tuple(images.shape)}")
+        if images.is_floating_point():
+            raise UsageError(f"images must be uint8 0-255 (already resized), got {images.dtype}")
+        x = (images.to(self.pixel_mean.device) - self.pixel_mean) / self.pixel_std
+        height, width = x.shape[-2:]
+        stride = self.size_divisibility
+        if stride > 1:
+            pad_h = (stride - height % stride) % stride
+            pad_w = (stride - width % stride) % stride
+            if pad_h or pad_w:
+                x = F.pad(x, (0, pad_w, 0, pad_h), value=0.0)
+        return x
+
+    def encode_text(self, lang_tokens: torch.Tensor, lang_mask: torch.Tensor) -> torch.Tensor:
+        """Token ids and mask [B, L] to language features [B, text_dim, L]."""
+        if lang_tokens.shape != lang_mask.shape or lang_tokens.ndim != 2:
+            raise UsageError(
+                f"lang_tokens and lang_mask must both be [B, L], got {tuple(lang_tokens.shape)} "
+                f"and {tuple(lang_mask.shape)}"
+            )
+        hidden = self.text_encoder(input_ids=lang_tokens, attention_mask=lang_mask).last_hidden_state
+        return hidden.transpose(1, 2)
+
+    def forward(
+        self, images: torch.Tensor, lang_tokens: torch.Tensor, lang_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        x = self.normalize_and_pad(images)
+        if x.shape[0] != lang_tokens.shape[0]:
+            raise UsageError(f"{x.shape[0]} images but {lang_tokens.shape[0]} token rows")
+        lang_tokens = lang_tokens.to(x.device)
+        lang_mask = lang_mask.to(x.device)
+        lang_feat = self.encode_text(lang_tokens, lang_mask)
+        features = self.backbone(x, lang_feat, lang_mask.unsqueeze(-1).to(lang_feat.dtype))
+        outputs = self.sem_seg_head(features, lang_feat)
+        if self.training:
+            return outputs
+        ref_seg = F.interpolate(outputs["pred_masks"], size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return {"ref_seg": ref_seg.sigmoid(), "nt_label": outputs["nt_label"].sigmoid()}

@@ -1,0 +1,11 @@
+// Registers the operator schemas as torch.ops.grefbench.*; each device file registers its kernels.
+#include <torch/library.h>
+
+TORCH_LIBRARY(grefbench, m) {
+  m.def(
+      "ms_deform_attn_forward(Tensor value, Tensor spatial_shapes, Tensor level_start_index, "
+      "Tensor sampling_locations, Tensor attention_weights) -> Tensor");
+  m.def(
+      "ms_deform_attn_backward(Tensor value, Tensor spatial_shapes, Tensor level_start_index, "
+      "Tensor sampling_locations, Tensor attention_weights, Tensor grad_output) -> (Tensor, Tensor, Tensor)");
+}
