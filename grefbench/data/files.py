@@ -59,26 +59,36 @@ def parse_refs_pickle(data: bytes, path: Path) -> Any:
         raise DatasetError(f"{path}: not a readable refs pickle ({error})") from None
 
 
+def parse_refs(data: bytes, path: Path) -> list[dict]:
+    """Parse a refs file (pickle for .p, else JSON) into its list of refs."""
+    refs = parse_refs_pickle(data, path) if path.suffix == ".p" else parse_json(data, path)
+    if not isinstance(refs, list):
+        raise DatasetError(f"{path}: expected a list of refs, found {type(refs).__name__}")
+    return refs
+
+
 def load_refs(candidates: list[Path], layout: str) -> tuple[list[dict], AnnotationFile]:
     """Load the first refs file that exists among `candidates` (pickle first, like the official loaders)."""
     for path in candidates:
         if path.is_file():
             data, info = read_bytes(path, "refs file", layout)
-            refs = parse_refs_pickle(data, path) if path.suffix == ".p" else parse_json(data, path)
-            if not isinstance(refs, list):
-                raise DatasetError(f"{path}: expected a list of refs, found {type(refs).__name__}")
-            return refs, info
+            return parse_refs(data, path), info
     names = " or ".join(str(p) for p in candidates)
     raise DatasetError(f"refs file not found: {names}. Expected layout: {layout}")
 
 
-def load_instances(path: Path, layout: str) -> tuple[dict, AnnotationFile]:
-    """Load a COCO instances.json and check its top-level structure."""
-    data, info = read_bytes(path, "instances file", layout)
+def parse_instances(data: bytes, path: Path) -> dict:
+    """Parse a COCO instances.json and check its top-level structure."""
     instances = parse_json(data, path)
     if not isinstance(instances, dict):
         raise DatasetError(f"{path}: expected a COCO object with images and annotations, found {type(instances).__name__}")
     for key in ("images", "annotations"):
         if not isinstance(instances.get(key), list):
             raise DatasetError(f"{path}: missing the list {key!r} of a COCO instances file")
-    return instances, info
+    return instances
+
+
+def load_instances(path: Path, layout: str) -> tuple[dict, AnnotationFile]:
+    """Load a COCO instances.json."""
+    data, info = read_bytes(path, "instances file", layout)
+    return parse_instances(data, path), info

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from grefbench.data.catalog import DatasetSpec, get_dataset, image_root
-from grefbench.data.files import AnnotationFile, load_instances, load_refs
+from grefbench.data.files import (
+    AnnotationFile,
+    load_instances,
+    load_refs,
+    parse_instances,
+    parse_refs,
+    read_bytes,
+)
 from grefbench.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -41,20 +48,45 @@ class SentenceRecord(NamedTuple):
 
 @dataclass
 class ReferSplit:
-    """The sentences of one split plus the annotation tables they point into."""
+    """The sentences of one split plus the annotation tables they point into.
+
+    `annotations` and `images` are parsed from instances.json on first use when the split came
+    from the index cache (scoring with a warm ground-truth cache never needs them).
+    """
 
     dataset: str
     split: str
     root: Path
     records: list[SentenceRecord]
-    annotations: dict[int, dict]
-    images: dict[int, dict]
     categories: dict[int, str]
     files: tuple[AnnotationFile, ...]
     available_splits: tuple[str, ...] = field(default=())
+    _annotations: dict[int, dict] | None = field(default=None, repr=False)
+    _images: dict[int, dict] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.records)
+
+    @property
+    def annotations(self) -> dict[int, dict]:
+        """annotation id -> COCO annotation."""
+        if self._annotations is None:
+            self._load_tables()
+        return self._annotations
+
+    @property
+    def images(self) -> dict[int, dict]:
+        """image id -> COCO image entry."""
+        if self._images is None:
+            self._load_tables()
+        return self._images
+
+    def _load_tables(self) -> None:
+        spec = get_dataset(self.dataset)
+        instances, info = load_instances(self.files[1].path, spec.layout())
+        if info.sha256 != self.files[1].sha256:
+            raise DatasetError(f"{info.path} changed while it was in use; run the command again")
+        self._images, self._annotations, _ = _tables(instances, info.path)
 
     @cached_property
     def position(self) -> dict[int, int]:
@@ -82,21 +114,48 @@ def _has_valid_polygon(segmentation: object) -> bool:
     return any(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation or [])
 
 
-def load_split(root: str | Path, dataset: str | DatasetSpec, split: str) -> ReferSplit:
-    """Load `split` of `dataset` from the official layout under `root`."""
-    spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
-    root = Path(root)
-    layout = spec.layout()
-    refs, refs_file = load_refs(spec.refs_candidates(root), layout)
-    instances_path = spec.instances_path(root)
-    instances, instances_file = load_instances(instances_path, layout)
-
+def _tables(instances: dict, path: Path) -> tuple[dict[int, dict], dict[int, dict], dict[int, str]]:
     try:
         images = {image["id"]: image for image in instances["images"]}
         annotations = {ann["id"]: ann for ann in instances["annotations"]}
-    except (KeyError, TypeError):
-        raise DatasetError(f"{instances_path}: every image and annotation needs an 'id'") from None
-    categories = {cat["id"]: cat.get("name", str(cat["id"])) for cat in instances.get("categories", [])}
+        categories = {cat["id"]: cat.get("name", str(cat["id"])) for cat in instances.get("categories", [])}
+    except (KeyError, TypeError, AttributeError):
+        raise DatasetError(f"{path}: every image, annotation and category needs an 'id'") from None
+    return images, annotations, categories
+
+
+def load_split(root: str | Path, dataset: str | DatasetSpec, split: str, *, use_cache: bool = True) -> ReferSplit:
+    """Load `split` of `dataset` from the official layout under `root`.
+
+    With `use_cache`, the records come from an on-disk index keyed by the two files' SHA-256
+    (so a changed file is re-indexed); the files are still read and hashed every time.
+    """
+    spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
+    root = Path(root)
+    layout = spec.layout()
+    refs_path = next((p for p in spec.refs_candidates(root) if p.is_file()), None)
+    instances_path = spec.instances_path(root)
+    if use_cache and refs_path is not None:
+        from grefbench.data import index_cache
+
+        refs_bytes, refs_file = read_bytes(refs_path, "refs file", layout)
+        instances_bytes, instances_file = read_bytes(instances_path, "instances file", layout)
+        cached = index_cache.load(spec.name, split, root, (refs_file, instances_file))
+        if cached is not None:
+            return cached
+        loaded = _index(spec, split, root, parse_refs(refs_bytes, refs_path), refs_file,
+                        parse_instances(instances_bytes, instances_path), instances_file)
+        index_cache.save(loaded)
+        return loaded
+    refs, refs_file = load_refs(spec.refs_candidates(root), layout)
+    instances, instances_file = load_instances(instances_path, layout)
+    return _index(spec, split, root, refs, refs_file, instances, instances_file)
+
+
+def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: AnnotationFile,
+           instances: dict, instances_file: AnnotationFile) -> ReferSplit:
+    instances_path = instances_file.path
+    images, annotations, categories = _tables(instances, instances_path)
 
     available: dict[str, None] = {}
     records: list[SentenceRecord] = []
@@ -170,9 +229,9 @@ def load_split(root: str | Path, dataset: str | DatasetSpec, split: str) -> Refe
         split=split,
         root=root,
         records=records,
-        annotations=annotations,
-        images=images,
         categories=categories,
         files=(refs_file, instances_file),
         available_splits=tuple(available),
+        _annotations=annotations,
+        _images=images,
     )

@@ -17,7 +17,7 @@ from pycocotools import mask as _coco
 # and keep within what the C decoder shifts safely.
 _MAX_CHUNKS = 6
 _ALPHABET = bytes(range(48, 112))
-_BLOCK_CHARS = 1 << 20
+_BLOCK_CHARS = 1 << 16
 
 
 def encode(mask: np.ndarray) -> dict:
@@ -38,11 +38,15 @@ def empty(height: int, width: int) -> dict:
     return encode(np.zeros((height, width), dtype=np.uint8))
 
 
+# pycocotools' area() stores the batch size in a uint8 array, which numpy 2 refuses above 255.
+_AREA_BATCH = 255
+
+
 def area(rles: Sequence[dict]) -> np.ndarray:
     """Foreground pixel counts of (already checked) RLEs, int64 [N]."""
-    if not rles:
-        return np.zeros(0, dtype=np.int64)
-    return _coco.area([_as_c(r) for r in rles]).astype(np.int64)
+    converted = [_as_c(r) for r in rles]
+    parts = [_coco.area(converted[i:i + _AREA_BATCH]) for i in range(0, len(converted), _AREA_BATCH)]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 def union(rles: Sequence[dict]) -> dict:
@@ -115,55 +119,49 @@ def _check_block(counts: Sequence[bytes], lengths: np.ndarray, expected: np.ndar
     data = np.frombuffer(joined, dtype=np.uint8) - np.uint8(48)
     last_char = np.cumsum(lengths) - 1
     has_chars = lengths > 0
-    unterminated = has_chars & ((data[np.maximum(last_char, 0)] & 0x20) != 0)
+    unterminated = has_chars & (data[np.maximum(last_char, 0)] >= 32)
     if unterminated.any():
         return CountsProblem(int(np.argmax(unterminated)), "counts ends in the middle of a run (truncated RLE)")
-
-    # A run ends at each character without the continuation bit; chunks are little-endian.
-    run_last = np.flatnonzero((data & 0x20) == 0)
-    chunks = np.diff(run_last, prepend=-1)
+    # A run ends at each character without the continuation bit (values < 32); chunks are little-endian.
+    run_last = np.flatnonzero(data < 32)
     runs_until = np.searchsorted(run_last, last_char, side="right")
     runs_per_item = np.diff(runs_until, prepend=0) * has_chars
-    longest = int(chunks.max())
-    if longest > _MAX_CHUNKS:
-        owner = int(np.searchsorted(runs_until, np.argmax(chunks > _MAX_CHUNKS), side="right"))
-        return CountsProblem(owner, "counts has a run too long to be a pixel count")
+    chunks = np.diff(run_last, prepend=-1)
     top = data[run_last]
-    value = (top & 0x1F).astype(np.int64)
-    for step in range(1, longest):
-        longer = np.flatnonzero(chunks > step)
+    value = (top & 0x0F).astype(np.int64) - (top & 0x10).astype(np.int64)
+    longer = np.flatnonzero(chunks > 1)
+    step = 1
+    while longer.size:
+        if step >= _MAX_CHUNKS:
+            owner = int(np.searchsorted(runs_until, longer[0], side="right"))
+            return CountsProblem(owner, "counts has a run too long to be a pixel count")
         value[longer] = (value[longer] << 5) | (data[run_last[longer] - step] & 0x1F)
-    negative = np.flatnonzero(top & 0x10)
-    value[negative] -= np.int64(1) << (5 * chunks[negative])
-
-    # Runs after the third are stored as differences to the run two places before (same parity):
-    # each parity chain is a cumulative sum that restarts at every item.
-    owner = np.repeat(np.arange(n), runs_per_item)
+        step += 1
+        longer = longer[chunks[longer] > step]
+    # Runs after the third are differences to the run two places before: each parity chain is a
+    # cumulative sum restarting at every item (the first run stands alone).
     first_run = runs_until - runs_per_item
-    position = np.arange(value.size) - first_run[owner]
-    odd = (position & 1).astype(bool)
+    starts = first_run[runs_per_item > 0]
+    flip = np.repeat((first_run & 1).astype(bool), runs_per_item)
+    odd = np.zeros(value.size, dtype=bool)
+    odd[1::2] = True
+    odd ^= flip
     odd_values = np.where(odd, value, 0)
     even_values = value - odd_values
-    even_values[first_run[runs_per_item > 0]] = 0
-    runs = np.where(odd, _cumsum_within(odd_values, first_run, owner), _cumsum_within(even_values, first_run, owner))
-    item_first = first_run[runs_per_item > 0]
-    runs[item_first] = value[item_first]
-
+    even_values[starts] = 0
+    odd_sum = np.cumsum(odd_values)
+    even_sum = np.cumsum(even_values)
+    base_odd = np.repeat(np.concatenate(([0], odd_sum))[first_run], runs_per_item)
+    base_even = np.repeat(np.concatenate(([0], even_sum))[first_run], runs_per_item)
+    runs = np.where(odd, odd_sum - base_odd, even_sum - base_even)
+    runs[starts] = value[starts]
     if (runs < 0).any():
-        return CountsProblem(int(owner[np.argmax(runs < 0)]), "counts decodes to a negative run length (corrupt RLE)")
-    totals = np.bincount(owner, weights=runs, minlength=n).astype(np.int64)
+        index = int(np.searchsorted(runs_until, np.argmax(runs < 0), side="right"))
+        return CountsProblem(index, "counts decodes to a negative run length (corrupt RLE)")
+    totals = np.add.reduceat(runs, np.minimum(first_run, runs.size - 1)) * (runs_per_item > 0)
     wrong = totals != expected
     if wrong.any():
         index = int(np.argmax(wrong))
-        return CountsProblem(
-            index,
-            f"counts covers {int(totals[index])} pixels, the mask size needs {int(expected[index])} (short or corrupt RLE)",
-        )
+        return CountsProblem(index, f"counts covers {int(totals[index])} pixels, the mask size needs {int(expected[index])} (short or corrupt RLE)")
     return None
 
-
-def _cumsum_within(values: np.ndarray, first: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Cumulative sum restarting at each item's first run."""
-    total = np.cumsum(values)
-    before = np.concatenate(([0], total))[first]
-    return total - before[owner]

@@ -3,8 +3,9 @@
 The C++ and CUDA sources ship inside the package (`grefbench._kernels`, the repository's
 `kernels/` folder). They are compiled on first use into a cache folder keyed by a hash of the
 sources, the build flags, torch, Python and the device kind, so an upgrade never loads a stale
-library: `$GREFBENCH_CACHE_DIR/kernels/<device>-<hash>/` (default `~/.cache/grefbench`). When
-torch sees a GPU the library holds the CPU and the CUDA kernels, otherwise only the CPU ones.
+library: `<cache root>/kernels/<device>-<hash>/`, the root being `grefbench.cache.cache_root()`
+(`$GREFBENCH_CACHE_DIR`, default `~/.cache/grefbench`). When torch sees a GPU the library holds
+the CPU and the CUDA kernels, otherwise only the CPU ones.
 
 Concurrent processes are safe: an advisory lock (`flock`, released by the kernel even when a
 process dies) serialises builds of one folder, and a `build.json` written atomically after a
@@ -30,12 +31,12 @@ from typing import Iterator
 
 import torch
 
+from grefbench.cache import cache_root
 from grefbench.errors import GrefbenchError
 from grefbench.io.atomic import write_text
 
 logger = logging.getLogger(__name__)
 
-CACHE_ENV = "GREFBENCH_CACHE_DIR"
 _MARKER = "build.json"
 _SOURCES = {
     "cpu": ("ms_deform_attn/binding.cpp", "ms_deform_attn/ms_deform_attn_cpu.cpp"),
@@ -65,12 +66,7 @@ class BuildResult:
 _lock = threading.Lock()
 _loaded: dict[str, BuildResult] = {}
 _failures: dict[str, str] = {}
-
-
-def cache_root() -> Path:
-    """The grefbench cache folder: `$GREFBENCH_CACHE_DIR`, else `~/.cache/grefbench`."""
-    configured = os.environ.get(CACHE_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "grefbench"
+_warned: set[str] = set()
 
 
 def kernel_source_dir() -> Path:
@@ -123,7 +119,10 @@ def build_key(device: str) -> str:
     root = kernel_source_dir()
     for relative in sorted({*_SOURCES[device], *_HEADERS}):
         digest.update(relative.encode())
-        digest.update((root / relative).read_bytes())
+        try:
+            digest.update((root / relative).read_bytes())
+        except OSError as error:
+            raise KernelBuildError(f"kernel source {root / relative} is missing or unreadable ({error}); reinstall grefbench") from error
     return digest.hexdigest()[:16]
 
 
@@ -147,7 +146,7 @@ def _finished_library(directory: Path) -> Path | None:
 
 def is_built(device: str) -> bool:
     """True when a finished library for `device` is in the cache (loading it needs no compiler)."""
-    return device in _loaded or _finished_library(build_dir(device)) is not None
+    return _finished_library(build_dir(device)) is not None
 
 
 def missing_tools(device: str) -> list[str]:
@@ -156,7 +155,7 @@ def missing_tools(device: str) -> list[str]:
 
     missing = []
     compiler = os.environ.get("CXX", "cl" if sys.platform == "win32" else "c++")
-    if shutil.which(compiler) is None:
+    if shutil.which(compiler.split()[0] if compiler.strip() else "c++") is None:
         missing.append(f"a C++ compiler ({compiler!r}, set CXX to choose one)")
     if not cpp_extension.is_ninja_available():
         missing.append("ninja (pip install ninja)")
@@ -166,31 +165,31 @@ def missing_tools(device: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _exclusive(directory: Path) -> Iterator[None]:
-    """Hold an advisory lock on `directory` (across processes); a no-op where flock does not exist."""
+def _exclusive(directory: Path) -> Iterator[bool]:
+    """Hold an advisory lock on `directory` across processes; yields False where flock does not exist."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # Windows: torch's own lock file still serialises the compile step
-        yield
+        yield False
         return
     with open(directory / "grefbench.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _compile(device: str, directory: Path, verbose: bool) -> Path:
+def _compile(device: str, directory: Path, verbose: bool, locked: bool) -> Path:
     from torch.utils import cpp_extension
 
     missing = missing_tools(device)
     if missing:
         raise KernelBuildError(f"cannot build the grefbench {device} kernels: missing {', '.join(missing)}")
-    # Left behind by a build that was killed; we hold the folder's lock, so no build is running.
-    with contextlib.suppress(FileNotFoundError):
-        (directory / "lock").unlink()
+    if locked:  # torch's lock file, left behind by a killed build: no build runs while we hold ours
+        with contextlib.suppress(FileNotFoundError):
+            (directory / "lock").unlink()
     root = kernel_source_dir()
     flags = _flags(device)
     try:
@@ -205,7 +204,7 @@ def _compile(device: str, directory: Path, verbose: bool) -> Path:
             is_python_module=False,
             verbose=verbose,
         )
-    except (RuntimeError, OSError, ImportError) as error:
+    except Exception as error:  # compiler, linker or loader: all mean "no compiled kernels here"
         detail = "\n".join(str(error).strip().splitlines()[-25:])
         raise KernelBuildError(f"building the grefbench {device} kernels in {directory} failed:\n{detail}") from error
     return Path(library)
@@ -217,18 +216,20 @@ def _load(device: str, verbose: bool) -> BuildResult:
     library = _finished_library(directory)
     compiled = False
     if library is None:
-        with _exclusive(directory):
+        with _exclusive(directory) as locked:
             library = _finished_library(directory)  # another process may have finished meanwhile
             if library is None:
-                logger.info("Compiling the grefbench %s kernels into %s (once per torch version)", device, directory)
-                library = _compile(device, directory, verbose)
+                logger.info("Compiling the grefbench %s kernels into %s (once per machine and torch)", device, directory)
+                library = _compile(device, directory, verbose, locked)
                 compiled = True
                 write_text(directory / _MARKER, json.dumps({"library": library.name, **_fingerprint(device)}))
     if not compiled:
         try:
             torch.ops.load_library(str(library))
-        except OSError as error:
-            raise KernelBuildError(f"loading the grefbench kernels {library} failed: {error}; delete {directory} to rebuild") from error
+        except (OSError, RuntimeError) as error:
+            raise KernelBuildError(
+                f"loading the grefbench kernels {library} failed: {error}; delete {directory} to rebuild"
+            ) from error
     result = BuildResult(device, library, compiled, time.perf_counter() - start)
     logger.info("Loaded the grefbench %s kernels from %s in %.1f s", device, library, result.seconds)
     return result
@@ -266,7 +267,11 @@ def kernels_ready() -> bool:
     try:
         build_kernels()
     except KernelBuildError as error:
-        logger.warning("%s\nms_deform_attn falls back to its (slower) PyTorch implementation.", error)
+        with _lock:
+            first = device not in _warned
+            _warned.add(device)
+        if first:
+            logger.warning("%s\nms_deform_attn falls back to its (slower) PyTorch implementation.", error)
         return False
     return True
 
@@ -274,6 +279,10 @@ def kernels_ready() -> bool:
 def available_backends() -> list[str]:
     """The ms_deform_attn backends that run now without compiling, fastest first."""
     device = build_device()
-    if not is_built(device):
+    try:
+        ready = device in _loaded or is_built(device)
+    except KernelBuildError:  # sources missing: only the PyTorch path exists
+        ready = False
+    if not ready:
         return ["torch"]
     return ["cuda", "cpp", "torch"] if device == "cuda" else ["cpp", "torch"]

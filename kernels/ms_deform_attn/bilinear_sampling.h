@@ -3,7 +3,7 @@
 // One sample at normalised location (x, y) in [0, 1] on an H x W map reads the four pixels
 // around the pixel coordinate (x * W - 0.5, y * H - 0.5), exactly like
 // grid_sample(align_corners=False, padding_mode="zeros"): corners outside the map read zero.
-// Plain inline functions with no ATen dependency, so g++ and nvcc both compile this header.
+// Plain structs and inline functions with no torch dependency, so g++ and nvcc both compile it.
 #pragma once
 
 #include <math.h>
@@ -17,6 +17,18 @@
 
 namespace grefbench {
 namespace ms_deform_attn {
+
+// Sizes of one call (Deformable-DETR layout): value [batch, spatial, heads, channels];
+// sampling locations [batch, queries, heads, levels, points, 2]; output [batch, queries, heads * channels].
+struct Problem {
+  int64_t batch;
+  int64_t spatial;
+  int64_t heads;
+  int64_t channels;
+  int64_t levels;
+  int64_t queries;
+  int64_t points;
+};
 
 // Corner order: top-left, top-right, bottom-left, bottom-right.
 constexpr int kCorners = 4;

@@ -5,6 +5,8 @@
 // attention_weights [B, Q, heads, L, P]; output [B, Q, heads * C].
 #pragma once
 
+#include "bilinear_sampling.h"
+
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
@@ -12,16 +14,6 @@
 
 namespace grefbench {
 namespace ms_deform_attn {
-
-struct Problem {
-  int64_t batch;
-  int64_t spatial;
-  int64_t heads;
-  int64_t channels;
-  int64_t levels;
-  int64_t queries;
-  int64_t points;
-};
 
 // Checks the kernels' contract and returns the sizes. The Python wrapper validates user input
 // with clear messages first, so a failure here means internal misuse.
@@ -66,6 +58,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_cpu(
     const at::Tensor& value, const at::Tensor& spatial_shapes, const at::Tensor& level_start_index,
     const at::Tensor& sampling_locations, const at::Tensor& attention_weights, const at::Tensor& grad_output);
 
+// Defined in ms_deform_attn_cuda.cpp, compiled only when torch has CUDA.
 at::Tensor forward_cuda(const at::Tensor& value, const at::Tensor& spatial_shapes, const at::Tensor& level_start_index,
                         const at::Tensor& sampling_locations, const at::Tensor& attention_weights);
 

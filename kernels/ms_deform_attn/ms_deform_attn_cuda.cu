@@ -6,19 +6,9 @@
 // The backward pass reduces the per-channel partials of the location and weight gradients with
 // warp shuffles inside the group, so one thread writes each of them; value gradients from
 // different queries can hit the same pixel and use atomicAdd.
-#include "bilinear_sampling.h"
-#include "ms_deform_attn.h"
+#include "ms_deform_attn_cuda.h"
 
-#include <ATen/Dispatch.h>
-#include <ATen/ops/empty.h>
-#include <ATen/ops/empty_like.h>
-#include <ATen/ops/zeros_like.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
-
-#include <algorithm>
+#include <cuda_runtime.h>
 
 namespace grefbench {
 namespace ms_deform_attn {
@@ -139,82 +129,54 @@ __global__ void backward_kernel(Problem problem, int lanes, const scalar_t* __re
   }
 }
 
-void check_cuda(const at::Tensor& tensor, const at::Tensor& value, const char* name) {
-  TORCH_CHECK(tensor.is_cuda() && tensor.device() == value.device(), "ms_deform_attn: ", name,
-              " must be a CUDA tensor on value's device");
-}
-
 int64_t blocks_for(int64_t groups, int lanes) {
   const int64_t groups_per_block = kThreadsPerBlock / lanes;
-  return std::min(kMaxBlocks, std::max<int64_t>(1, (groups + groups_per_block - 1) / groups_per_block));
+  const int64_t blocks = (groups + groups_per_block - 1) / groups_per_block;
+  return blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks);
 }
 
 }  // namespace
 
-at::Tensor forward_cuda(const at::Tensor& value, const at::Tensor& spatial_shapes, const at::Tensor& level_start_index,
-                        const at::Tensor& sampling_locations, const at::Tensor& attention_weights) {
-  const Problem problem =
-      check_problem(value, spatial_shapes, level_start_index, sampling_locations, attention_weights);
-  check_cuda(value, value, "value");
-  check_cuda(spatial_shapes, value, "spatial_shapes");
-  check_cuda(level_start_index, value, "level_start_index");
-  check_cuda(sampling_locations, value, "sampling_locations");
-  check_cuda(attention_weights, value, "attention_weights");
-  const c10::cuda::CUDAGuard device_guard(value.device());
-  at::Tensor output =
-      at::empty({problem.batch, problem.queries, problem.heads * problem.channels}, value.options());
+template <typename scalar_t>
+cudaError_t launch_forward(const Problem& problem, const scalar_t* value, const int64_t* spatial_shapes,
+                           const int64_t* level_start_index, const scalar_t* locations, const scalar_t* weights,
+                           scalar_t* output, cudaStream_t stream) {
   const int64_t groups = problem.batch * problem.queries * problem.heads;
-  if (groups == 0 || problem.channels == 0) return output.zero_();
+  if (groups == 0 || problem.channels == 0) return cudaSuccess;
   const int lanes = lanes_for(problem.channels);
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES(value.scalar_type(), "ms_deform_attn_forward_cuda", [&] {
-    forward_kernel<scalar_t><<<blocks_for(groups, lanes), kThreadsPerBlock, 0, stream>>>(
-        problem, lanes, value.data_ptr<scalar_t>(), spatial_shapes.data_ptr<int64_t>(),
-        level_start_index.data_ptr<int64_t>(), sampling_locations.data_ptr<scalar_t>(),
-        attention_weights.data_ptr<scalar_t>(), output.data_ptr<scalar_t>());
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-  });
-  return output;
+  forward_kernel<scalar_t><<<blocks_for(groups, lanes), kThreadsPerBlock, 0, stream>>>(
+      problem, lanes, value, spatial_shapes, level_start_index, locations, weights, output);
+  return cudaGetLastError();
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_cuda(
-    const at::Tensor& value, const at::Tensor& spatial_shapes, const at::Tensor& level_start_index,
-    const at::Tensor& sampling_locations, const at::Tensor& attention_weights, const at::Tensor& grad_output) {
-  const Problem problem =
-      check_problem(value, spatial_shapes, level_start_index, sampling_locations, attention_weights);
-  check_cuda(value, value, "value");
-  check_cuda(spatial_shapes, value, "spatial_shapes");
-  check_cuda(level_start_index, value, "level_start_index");
-  check_cuda(sampling_locations, value, "sampling_locations");
-  check_cuda(attention_weights, value, "attention_weights");
-  check_cuda(grad_output, value, "grad_output");
-  TORCH_CHECK(grad_output.is_contiguous() && grad_output.scalar_type() == value.scalar_type() &&
-                  grad_output.numel() == problem.batch * problem.queries * problem.heads * problem.channels,
-              "ms_deform_attn: grad_output must be a contiguous [B, Q, heads * C] tensor of value's dtype");
-  const c10::cuda::CUDAGuard device_guard(value.device());
-  at::Tensor grad_value = at::zeros_like(value);
-  // Every sample's location and weight gradient is written exactly once (when there is a channel).
-  at::Tensor grad_locations = at::zeros_like(sampling_locations);
-  at::Tensor grad_weights = at::zeros_like(attention_weights);
+template <typename scalar_t>
+cudaError_t launch_backward(const Problem& problem, const scalar_t* value, const int64_t* spatial_shapes,
+                            const int64_t* level_start_index, const scalar_t* locations, const scalar_t* weights,
+                            const scalar_t* grad_output, scalar_t* grad_value, scalar_t* grad_locations,
+                            scalar_t* grad_weights, cudaStream_t stream) {
   const int64_t groups = problem.batch * problem.queries * problem.heads;
-  if (groups == 0 || problem.channels == 0) return {grad_value, grad_locations, grad_weights};
+  if (groups == 0) return cudaSuccess;
+  if (problem.channels == 0) {  // no channel thread would write the location and weight gradients
+    const size_t samples = groups * problem.levels * problem.points;
+    cudaError_t status = cudaMemsetAsync(grad_locations, 0, 2 * samples * sizeof(scalar_t), stream);
+    return status != cudaSuccess ? status : cudaMemsetAsync(grad_weights, 0, samples * sizeof(scalar_t), stream);
+  }
   const int lanes = lanes_for(problem.channels);
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES(value.scalar_type(), "ms_deform_attn_backward_cuda", [&] {
-    backward_kernel<scalar_t><<<blocks_for(groups, lanes), kThreadsPerBlock, 0, stream>>>(
-        problem, lanes, value.data_ptr<scalar_t>(), spatial_shapes.data_ptr<int64_t>(),
-        level_start_index.data_ptr<int64_t>(), sampling_locations.data_ptr<scalar_t>(),
-        attention_weights.data_ptr<scalar_t>(), grad_output.data_ptr<scalar_t>(), grad_value.data_ptr<scalar_t>(),
-        grad_locations.data_ptr<scalar_t>(), grad_weights.data_ptr<scalar_t>());
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-  });
-  return {grad_value, grad_locations, grad_weights};
+  backward_kernel<scalar_t><<<blocks_for(groups, lanes), kThreadsPerBlock, 0, stream>>>(
+      problem, lanes, value, spatial_shapes, level_start_index, locations, weights, grad_output, grad_value,
+      grad_locations, grad_weights);
+  return cudaGetLastError();
 }
+
+#define GREFBENCH_INSTANTIATE(scalar_t)                                                                          \
+  template cudaError_t launch_forward<scalar_t>(const Problem&, const scalar_t*, const int64_t*, const int64_t*, \
+                                                const scalar_t*, const scalar_t*, scalar_t*, cudaStream_t);      \
+  template cudaError_t launch_backward<scalar_t>(const Problem&, const scalar_t*, const int64_t*, const int64_t*, \
+                                                 const scalar_t*, const scalar_t*, const scalar_t*, scalar_t*,    \
+                                                 scalar_t*, scalar_t*, cudaStream_t);
+GREFBENCH_INSTANTIATE(float)
+GREFBENCH_INSTANTIATE(double)
+#undef GREFBENCH_INSTANTIATE
 
 }  // namespace ms_deform_attn
 }  // namespace grefbench
-
-TORCH_LIBRARY_IMPL(grefbench, CUDA, m) {
-  m.impl("ms_deform_attn_forward", &grefbench::ms_deform_attn::forward_cuda);
-  m.impl("ms_deform_attn_backward", &grefbench::ms_deform_attn::backward_cuda);
-}

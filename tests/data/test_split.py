@@ -104,3 +104,26 @@ def test_classic_refcoco_layout(tmp_path):
     # The official single-target loader drops the ref whose object has no valid polygon.
     assert [r.sent_id for r in split.records] == [10]
     assert json.loads(json.dumps(split.records[0]._asdict()))["ann_ids"] == [1]
+
+
+def test_index_cache_round_trip_and_staleness(tmp_path):
+    from grefbench.data import index_cache
+
+    root = tiny_grefcoco(tmp_path)
+    fresh = load_split(root, "grefcoco", "val", use_cache=False)
+    first = load_split(root, "grefcoco", "val")  # parses and writes the index
+    path = index_cache.index_path("grefcoco", "val", first.files)
+    assert path.is_file()
+    cached = load_split(root, "grefcoco", "val")
+    assert cached._annotations is None  # tables not parsed on a warm load
+    assert cached.records == fresh.records and cached.categories == fresh.categories
+    assert cached.available_splits == fresh.available_splits
+    assert cached.annotations[11]["id"] == 11  # parsed on demand
+    refs = root / "grefcoco" / "grefs(unc).json"
+    refs.write_text(refs.read_text().replace("the man on the left", "the man at the left"))
+    changed = load_split(root, "grefcoco", "val")
+    assert changed.records[0].sentence == "the man at the left"
+    current = index_cache.index_path("grefcoco", "val", changed.files)
+    assert current != path and current.is_file()
+    current.write_bytes(b"garbage")
+    assert load_split(root, "grefcoco", "val").records == changed.records

@@ -76,3 +76,9 @@ def test_negative_delta_run_is_refused():
     assert valid == b"1110"
     problem = rle.check_counts([b"111N"], [4])  # 'N' = 30: chunk 0b11110, sign bit set -> -2
     assert problem is not None and "negative" in problem.reason
+
+
+def test_area_of_large_batches():
+    # pycocotools' own area() fails above 255 items under numpy 2; ours batches around it.
+    masks = [rle.encode(np.eye(5, dtype=bool)[: 1 + i % 5]) for i in range(600)]
+    assert rle.area(masks).tolist() == [1 + i % 5 for i in range(600)]

@@ -24,7 +24,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 
 SIZES: tuple[str, ...] = ("small", "medium", "large")
 # Radius of the circle with the object's area, as a fraction of the image side.
-SIZE_RADIUS: dict[str, float] = {"small": 0.056, "medium": 0.084, "large": 0.118}
+SIZE_RADIUS: dict[str, float] = {"small": 0.06, "medium": 0.087, "large": 0.12}
 SIZE_WEIGHTS: dict[str, float] = {"small": 0.34, "medium": 0.33, "large": 0.33}
 
 NOVEL_PAIRS: frozenset[tuple[str, str]] = frozenset(

@@ -32,7 +32,7 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
     """Value noise in [0, 1]: a coarse random grid upsampled bicubically."""
     grid = rng.random((cells, cells)).astype(np.float32)
     image = Image.fromarray(grid).resize((size, size), Image.Resampling.BICUBIC)
-    return np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0)
+    return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
 
 
 def background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -40,8 +40,8 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
     style = STYLES[int(rng.integers(len(STYLES)))]
     base = _muted_colour(rng)
     other = _second_colour(rng, base)
-    coordinates = np.arange(size, dtype=np.float64) + 0.5
-    x, y = np.meshgrid(coordinates, coordinates)
+    coordinates = np.arange(size, dtype=np.float32) + 0.5
+    x, y = coordinates[None, :], coordinates[:, None]
     angle = float(rng.uniform(0.0, math.pi))
     along = (x * math.cos(angle) + y * math.sin(angle)) / size
     if style == "gradient":
@@ -53,9 +53,9 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
         weight = 0.5 + 0.5 * np.sin(2 * math.pi * along / period + float(rng.uniform(0, 2 * math.pi)))
     elif style == "checks":
         cell = float(rng.uniform(12.0, 40.0))
-        weight = ((np.floor(x / cell) + np.floor(y / cell)) % 2) * 0.8 + 0.1
+        weight = ((np.floor(x / cell) + np.floor(y / cell)) % 2) * np.float32(0.8) + np.float32(0.1)
     else:
         weight = _smooth_noise(rng, size, max(4, size // 3))
-    strength = float(rng.uniform(0.45, 0.9))
+    strength = np.float32(rng.uniform(0.45, 0.9))
     weight = (weight * strength)[:, :, None]
-    return base[None, None, :] * (1.0 - weight) + other[None, None, :] * weight
+    return base.astype(np.float32) * (1.0 - weight) + other.astype(np.float32) * weight

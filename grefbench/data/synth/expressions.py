@@ -115,9 +115,17 @@ class _Chooser:
         self.rng = rng
         self.used: set[str] = set()
         self.used_targets: set[frozenset[int]] = set()
+        # Families depend only on the scene, and forms recur across draws: both are computed once.
+        self._families: dict[str, dict[str, tuple[float, list[LogicalForm]]]] = {}
+        self._referents: dict[str, frozenset[int] | None] = {}
+        self._filter_members: dict[str, frozenset[int]] = {}
+        self._distinct_filters: list[LogicalForm] | None = None
 
     def members(self, node: LogicalForm) -> frozenset[int]:
-        return logic.evaluate_set(node, self.entities, self.image_size)
+        key = json.dumps(node, sort_keys=True)
+        if key not in self._filter_members:
+            self._filter_members[key] = logic.evaluate_set(node, self.entities, self.image_size)
+        return self._filter_members[key]
 
     def choose(self, kind: str) -> LogicalForm | None:
         """A form of `kind` from a family drawn by weight, preferring referents not used yet.
@@ -125,8 +133,9 @@ class _Chooser:
         Candidates are scanned in a random order and the first acceptable one is taken, which is
         a uniform draw among the acceptable ones without evaluating them all.
         """
-        families = {"single": self._single, "multi": self._multi, "no_target": self._no_target}[kind]()
-        families = {name: entry for name, entry in families.items() if entry[1]}
+        if kind not in self._families:
+            self._families[kind] = {"single": self._single, "multi": self._multi, "no_target": self._no_target}[kind]()
+        families = {name: entry for name, entry in self._families[kind].items() if entry[1]}
         while families:
             names = sorted(families)
             weights = np.array([families[name][0] for name in names])
@@ -147,24 +156,28 @@ class _Chooser:
 
     def _targets_if_acceptable(self, form: LogicalForm, kind: str) -> frozenset[int] | None:
         """The form's referents if it is new, well-formed, of `kind` and allowed in the split."""
-        if json.dumps(form, sort_keys=True) in self.used:
+        key = json.dumps(form, sort_keys=True)
+        if key in self.used:
             return None
-        try:
-            targets = logic.evaluate(form, self.entities, self.image_size)
-        except logic.LogicalFormError:
-            return None
-        return targets if kind_of(targets) == kind and self.policy(form, targets) else None
+        if key not in self._referents:
+            try:
+                targets = logic.evaluate(form, self.entities, self.image_size)
+            except logic.LogicalFormError:
+                targets = None
+            self._referents[key] = targets if targets is not None and self.policy(form, targets) else None
+        targets = self._referents[key]
+        return targets if targets is not None and kind_of(targets) == kind else None
 
     def _filters(self, include_generic: bool = True) -> list[LogicalForm]:
         """Every filter some object satisfies, one per distinct attribute combination."""
-        seen: dict[str, LogicalForm] = {}
-        if include_generic:
-            seen["generic"] = logic.filter_()
-        for entity in self.entities:
-            for subset in ATTRIBUTE_SUBSETS:
-                node = logic.filter_(**{key: getattr(entity, key) for key in subset})
-                seen.setdefault(json.dumps(node, sort_keys=True), node)
-        return list(seen.values())
+        if self._distinct_filters is None:
+            seen: dict[str, LogicalForm] = {}
+            for entity in self.entities:
+                for subset in ATTRIBUTE_SUBSETS:
+                    node = logic.filter_(**{key: getattr(entity, key) for key in subset})
+                    seen.setdefault(json.dumps(node, sort_keys=True), node)
+            self._distinct_filters = list(seen.values())
+        return ([logic.filter_()] if include_generic else []) + self._distinct_filters
 
     def _clear_extreme(self, members: frozenset[int], direction: str) -> bool:
         values = sorted((logic._coordinate(self.entities[index], direction) for index in members), reverse=True)

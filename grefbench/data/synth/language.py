@@ -90,9 +90,8 @@ def _referring(form: LogicalForm, wording: _Wording) -> str:
     if op == "count":
         n = form["n"]
         plural = _set_phrase(inner, wording, plural=True)
-        options = [f"the {NUMBERS[n]} {plural}", f"all {NUMBERS[n]} {plural}"]
-        if n == 2:
-            options.append(f"both {plural}")
+        options = [f"the {NUMBERS[n]} {plural}"]
+        options.append(f"both {plural}" if n == 2 else f"all {NUMBERS[n]} {plural}")
         return wording.pick(options)
     if op == "all":
         return _all(inner, wording)
@@ -110,7 +109,9 @@ def _extreme(node: LogicalForm, wording: _Wording) -> str:
     singular = wording.phrase(base, plural=False)
     options = list(EXTREME_PHRASES[direction])
     if wording.size_of(base) == 2:
-        options += PAIR_PHRASES[direction]
+        # "the left medium-sized orange star" reads badly; "the left star" is fine.
+        short = len(singular.split()) <= 2
+        options += [phrase for phrase in PAIR_PHRASES[direction] if short or phrase.startswith("the {sg}")]
     return wording.pick(options).format(sg=singular)
 
 
@@ -142,14 +143,14 @@ def _exclusion(base: LogicalForm, minus: LogicalForm, wording: _Wording) -> str:
     options: list[str] = []
     if refines and "shape" not in extra and base_keys:
         one = "ones" if several else "one"
-        adjectives = " ".join(wording.adjectives(minus, [key for key in extra]))
+        adjectives = " ".join(wording.adjectives(minus, extra))
         options += [f"all {base_plural} except the {adjectives} {one}", f"every {base_singular} except the {adjectives} {one}",
                     f"all {base_plural} but the {adjectives} {one}", f"the {base_plural} other than the {adjectives} {one}"]
     else:
         if refines:
             # Name the excluded ones by what they add to the base: "all blue shapes except the stars".
-            shown = {key: minus.get(key) for key in extra}
-            minus_phrase = "the " + wording.phrase({"op": "filter", **{key: shown.get(key) for key in ATTRIBUTES}}, several)
+            shown = {"op": "filter", **{key: minus[key] for key in extra}}
+            minus_phrase = "the " + wording.phrase(shown, several)
         else:
             minus_phrase = "the " + wording.phrase(minus, several)
         options += [f"every {base_singular} except {minus_phrase}", f"all {base_plural} except {minus_phrase}",

@@ -1,7 +1,7 @@
 """Logical forms of gRefShapes expressions and the evaluator that computes their referents.
 
 A logical form is plain JSON. Set expressions denote a set of objects:
-  {"op": "filter", "shape": s|None, "colour": c|None, "size": z|None}   objects with those attributes
+  {"op": "filter", "shape": s, "colour": c, "size": z}  objects with the attributes given (each optional)
   {"op": "extreme", "of": SET, "direction": "left"|"right"|"top"|"bottom"}  the one farthest that way
   {"op": "side", "of": SET, "side": "left"|"right"|"top"|"bottom"}    those in that half of the image
   {"op": "except", "of": SET, "minus": SET}                         set difference
@@ -41,7 +41,9 @@ class Entity(Protocol):
 
 
 def filter_(shape: str | None = None, colour: str | None = None, size: str | None = None) -> LogicalForm:
-    return {"op": "filter", "shape": shape, "colour": colour, "size": size}
+    """A filter naming only the attributes given (an absent key matches anything)."""
+    given = {"shape": shape, "colour": colour, "size": size}
+    return {"op": "filter", **{key: value for key, value in given.items() if value is not None}}
 
 
 def extreme(of: LogicalForm, direction: str) -> LogicalForm:
@@ -85,18 +87,18 @@ def evaluate_set(node: LogicalForm, entities: Sequence[Entity], image_size: floa
         return frozenset(index for index, entity in enumerate(entities)
                          if all(getattr(entity, key) == value for key, value in wanted.items()))
     if op == "extreme":
-        members = evaluate_set(node["of"], entities, image_size)
+        members = evaluate_set(_child(node, "of"), entities, image_size)
         direction = _direction(node, "direction")
         if not members:
             return frozenset()
         return frozenset({max(members, key=lambda index: _coordinate(entities[index], direction))})
     if op == "side":
-        members = evaluate_set(node["of"], entities, image_size)
+        members = evaluate_set(_child(node, "of"), entities, image_size)
         which = _direction(node, "side")
         half = image_size / 2
         return frozenset(index for index in members if _coordinate(entities[index], which) > _coordinate_of_line(which, half))
     if op == "except":
-        return evaluate_set(node["of"], entities, image_size) - evaluate_set(node["minus"], entities, image_size)
+        return evaluate_set(_child(node, "of"), entities, image_size) - evaluate_set(_child(node, "minus"), entities, image_size)
     raise LogicalFormError(f"logical form: {op!r} is not a set expression (filter, extreme, side, except)")
 
 
@@ -108,17 +110,20 @@ def evaluate(form: LogicalForm, entities: Sequence[Entity], image_size: float) -
     """The indices of the objects a referring form refers to (empty for no target)."""
     op = _op(form)
     if op == "the":
-        members = evaluate_set(form["of"], entities, image_size)
+        members = evaluate_set(_child(form, "of"), entities, image_size)
         if len(members) > 1:
             raise LogicalFormError(f"logical form: singular description {form['of']} fits {len(members)} objects")
         return members
     if op == "all":
-        return evaluate_set(form["of"], entities, image_size)
+        return evaluate_set(_child(form, "of"), entities, image_size)
     if op == "count":
-        members = evaluate_set(form["of"], entities, image_size)
-        return members if len(members) == form["n"] else frozenset()
+        members = evaluate_set(_child(form, "of"), entities, image_size)
+        n = form.get("n")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise LogicalFormError(f"logical form: count needs a positive integer 'n', got {n!r}")
+        return members if len(members) == n else frozenset()
     if op == "and":
-        parts = [evaluate(part, entities, image_size) for part in form["args"]]
+        parts = [evaluate(part, entities, image_size) for part in _child(form, "args")]
         if not parts or any(not part for part in parts):
             return frozenset()
         return frozenset().union(*parts)
@@ -129,6 +134,12 @@ def _op(node: Any) -> str:
     if not isinstance(node, dict) or not isinstance(node.get("op"), str):
         raise LogicalFormError(f"logical form: expected an object with an 'op', got {node!r}")
     return node["op"]
+
+
+def _child(node: LogicalForm, key: str) -> Any:
+    if key not in node:
+        raise LogicalFormError(f"logical form: {node['op']!r} needs {key!r}, got {node!r}")
+    return node[key]
 
 
 def _direction(node: LogicalForm, key: str) -> str:

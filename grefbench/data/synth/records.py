@@ -115,8 +115,8 @@ def build_image(split: str, index: int, *, seed: int, image_size: int) -> ImageS
         "split": split,
         "objects": [
             {"ann_id": ann_id, "shape": obj.shape, "colour": obj.colour, "size": obj.size,
-             "center": [_rounded(obj.x), _rounded(obj.y)], "angle": round(obj.angle, 4), "depth": depth}
-            for depth, (ann_id, obj) in enumerate(zip(ann_ids, scene.objects))
+             "center": [_rounded(obj.x), _rounded(obj.y)]}
+            for ann_id, obj in zip(ann_ids, scene.objects)
         ],
         "refs": ref_forms,
     }

@@ -117,7 +117,8 @@ def render(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     premultiplied = np.asarray(Image.fromarray(colour).reduce(scale), dtype=np.float32)
     alpha = np.asarray(Image.fromarray(coverage).reduce(scale), dtype=np.float32)[:, :, None] / 255.0
     image = premultiplied + (1.0 - alpha) * field
-    image += rng.normal(0.0, float(rng.uniform(1.0, 3.0)), size=image.shape)
+    # Grey sensor-like grain: one value per pixel, shared by the three channels.
+    image += float(rng.uniform(1.0, 3.0)) * rng.standard_normal((size, size, 1), dtype=np.float32)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 

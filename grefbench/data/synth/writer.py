@@ -10,6 +10,7 @@ recomputed and analyses can group by attribute.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -17,18 +18,26 @@ from typing import Any, Callable, Iterable
 from grefbench.data.synth.attributes import CATEGORY_IDS, COLOURS, NOVEL_PAIRS, SIZE_RADIUS, SPLITS, SUPERCATEGORY
 from grefbench.data.synth.records import MAX_IMAGES_PER_SPLIT, build_image
 from grefbench.data.synth.render import encode_jpeg
+from grefbench.data.synth.sidecar import SCENES_FILE, scenes_document
 from grefbench.errors import UsageError
 from grefbench.io.atomic import write_bytes, write_text
 
-FORMAT = "grefshapes-scenes/1"
-DEFAULT_JPEG_QUALITY = 85
-SCENES_FILE = "grefshapes_scenes.json"
+DEFAULT_JPEG_QUALITY = 70
 
 Progress = Callable[[str, int, int], None]
 
 
 def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def _write(path: Path, data: bytes | str) -> None:
+    """Write atomically, then make the file world-readable like any data file (temporaries are private)."""
+    if isinstance(data, bytes):
+        write_bytes(path, data)
+    else:
+        write_text(path, data)
+    os.chmod(path, 0o644)
 
 
 def _check_arguments(train_images: int, eval_images: int, seed: int, splits: Iterable[str], image_size: int, jpeg_quality: int) -> tuple[str, ...]:
@@ -90,7 +99,7 @@ def generate(
         split_refs = split_sentences = 0
         for index in range(count):
             sample = build_image(split, index, seed=seed, image_size=image_size)
-            write_bytes(image_dir / sample.image["file_name"], encode_jpeg(sample.pixels, jpeg_quality))
+            _write(image_dir / sample.image["file_name"], encode_jpeg(sample.pixels, jpeg_quality))
             images.append(sample.image)
             annotations.extend(sample.annotations)
             refs.extend(sample.refs)
@@ -109,22 +118,19 @@ def generate(
             "multi_target_share": kinds["multi"] / split_sentences if split_sentences else 0.0,
             "no_target_share": kinds["no_target"] / split_sentences if split_sentences else 0.0,
         }
-    write_text(root / "grefcoco" / "instances.json", _dump({
+    _write(root / "grefcoco" / "instances.json", _dump({
         "info": {"description": "gRefShapes: procedural shapes in the gRefCOCO format", **config},
         "licenses": [],
         "images": images,
         "annotations": annotations,
         "categories": [{"id": number, "name": shape, "supercategory": SUPERCATEGORY} for shape, number in CATEGORY_IDS.items()],
     }))
-    write_text(root / "grefcoco" / "grefs(unc).json", _dump(refs))
-    write_text(root / "grefcoco" / SCENES_FILE, _dump({
-        "format": FORMAT,
-        "config": config,
+    _write(root / "grefcoco" / "grefs(unc).json", _dump(refs))
+    _write(root / "grefcoco" / SCENES_FILE, _dump(scenes_document(config, scenes, {
         "colours": {name: list(rgb) for name, rgb in COLOURS.items()},
         "size_radius": SIZE_RADIUS,
         "novel_pairs": sorted([colour, shape] for colour, shape in NOVEL_PAIRS),
-        "images": scenes,
-    }))
+    })))
     seconds = time.perf_counter() - started
     summary["seconds"] = round(seconds, 3)
     summary["images_per_second"] = round(total_images / seconds, 2) if seconds > 0 else None

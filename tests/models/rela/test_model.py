@@ -8,7 +8,7 @@ import torch
 from grefbench.errors import UsageError
 from grefbench.models import load_model
 from grefbench.models.rela.criterion import ReferringCriterion
-from tests.models.conftest import TINY_TEXT, tiny_config, tiny_inputs
+from tests.models.tiny import TINY_TEXT, tiny_config, tiny_inputs
 
 
 def build(preset: str, seed: int = 0, **kwargs):

@@ -1,0 +1,24 @@
+"""Where the shipped gRefShapes splits (val, testA, testB) live inside the installed package."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from grefbench.errors import DatasetError
+
+RESOURCE_PARTS = ("resources", "grefshapes")
+
+
+def resources_root() -> Path:
+    """The data root of the shipped gRefShapes splits (holds grefcoco/ and images/train2014/)."""
+    location = resources.files("grefbench")
+    for part in RESOURCE_PARTS:
+        location = location.joinpath(part)
+    root = Path(str(location))
+    if not (root / "grefcoco" / "instances.json").is_file():
+        raise DatasetError(
+            f"the shipped gRefShapes data is missing from {root} (a broken install?); "
+            "regenerate it with: python -m grefbench.data.synth --out <DIR> --train-images 0 --splits val,testA,testB"
+        )
+    return root

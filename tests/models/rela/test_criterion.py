@@ -1,0 +1,60 @@
+"""The official ReLA loss, checked against a hand-written computation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from grefbench.models.rela.criterion import ReferringCriterion
+
+
+def weighted_ce(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """Class-weighted mean cross-entropy over all positions: sum(w_t * nll) / sum(w_t), weights (0.9, 1.1)."""
+    weights = torch.tensor([0.9, 1.1], dtype=torch.float64)
+    log_probs = logits.double().log_softmax(1)
+    nll = -log_probs.gather(1, target.unsqueeze(1)).squeeze(1)
+    w = weights[target]
+    return float((w * nll).sum() / w.sum())
+
+
+def test_loss_matches_a_hand_computation():
+    torch.manual_seed(0)
+    outputs = {
+        "pred_masks": torch.randn(2, 2, 4, 4),
+        "pred_logits": torch.randn(2, 4, 2),  # 4 queries: a 2x2 minimap
+        "nt_label": torch.randn(2, 2),
+    }
+    gt = torch.zeros(2, 8, 8, dtype=torch.uint8)
+    gt[0, :4, :4] = 1  # top-left quadrant: the minimap cell (0, 0) is fully inside
+    gt[0, 4:, 4:6] = 1  # partly covers cell (1, 1): resized value < 1, truncated to 0
+    no_target = torch.tensor([False, True])
+    loss = ReferringCriterion(mask_weight=5.0)(outputs, gt, no_target)["loss_mask"]
+
+    upsampled = torch.nn.functional.interpolate(outputs["pred_masks"], (8, 8), mode="bilinear", align_corners=False)
+    mask_term = weighted_ce(upsampled, gt.long())
+    minimap_target = torch.tensor([[1, 0, 0, 0], [0, 0, 0, 0]])
+    minimap_term = weighted_ce(outputs["pred_logits"].transpose(1, 2), minimap_target)
+    no_target_term = weighted_ce(outputs["nt_label"], no_target.long())
+    expected = 5.0 * (mask_term + 0.1 * minimap_term + 0.1 * no_target_term)
+    assert math.isclose(float(loss), expected, rel_tol=1e-5)
+
+
+def test_lists_of_masks_are_padded_like_the_official_nested_tensor():
+    torch.manual_seed(1)
+    outputs = {"pred_masks": torch.randn(2, 2, 3, 3), "pred_logits": torch.randn(2, 9, 2), "nt_label": torch.randn(2, 2)}
+    small = torch.ones(1, 6, 6, dtype=torch.uint8)
+    large = torch.zeros(9, 9, dtype=torch.uint8)
+    padded = torch.zeros(2, 9, 9, dtype=torch.uint8)
+    padded[0, :6, :6] = 1
+    criterion = ReferringCriterion()
+    from_list = criterion(outputs, [small, large], [False, False])["loss_mask"]
+    from_tensor = criterion(outputs, padded, torch.tensor([False, False]))["loss_mask"]
+    torch.testing.assert_close(from_list, from_tensor)
+
+
+def test_non_square_query_counts_are_refused():
+    outputs = {"pred_masks": torch.randn(1, 2, 4, 4), "pred_logits": torch.randn(1, 5, 2), "nt_label": torch.randn(1, 2)}
+    with pytest.raises(ValueError, match="square"):
+        ReferringCriterion()(outputs, torch.zeros(1, 8, 8), torch.tensor([True]))
