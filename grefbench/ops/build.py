@@ -43,10 +43,15 @@ _SOURCES = {
     "cuda": (
         "ms_deform_attn/binding.cpp",
         "ms_deform_attn/ms_deform_attn_cpu.cpp",
+        "ms_deform_attn/ms_deform_attn_cuda.cpp",
         "ms_deform_attn/ms_deform_attn_cuda.cu",
     ),
 }
-_HEADERS = ("ms_deform_attn/bilinear_sampling.h", "ms_deform_attn/ms_deform_attn.h")
+_HEADERS = (
+    "ms_deform_attn/bilinear_sampling.h",
+    "ms_deform_attn/ms_deform_attn.h",
+    "ms_deform_attn/ms_deform_attn_cuda.h",
+)
 
 
 class KernelBuildError(GrefbenchError):

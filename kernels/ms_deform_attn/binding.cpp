@@ -1,4 +1,5 @@
-// Registers the operator schemas as torch.ops.grefbench.*; each device file registers its kernels.
+// Registers the operator schemas as torch.ops.grefbench.*; ms_deform_attn_cpu.cpp and
+// ms_deform_attn_cuda.cpp register their kernels for them.
 #include <torch/library.h>
 
 TORCH_LIBRARY(grefbench, m) {

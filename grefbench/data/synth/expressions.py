@@ -22,7 +22,7 @@ from grefbench.data.synth.language import realise
 from grefbench.data.synth.logic import DIRECTIONS, Entity, LogicalForm
 
 EXTREME_MARGIN = 0.08  # of the image side: the winner must lead the runner-up by this much
-MIDLINE_MARGIN = 0.06  # of the image side: "in the left half" needs every candidate this far from the middle
+MIDLINE_MARGIN = 0.06  # of the image side: "in the left half" needs every candidate this far from it
 SECOND_SENTENCE = 0.35  # chance of a paraphrase beside the first sentence
 NO_TARGET_SHARE = 0.125
 MULTI_TARGET_SHARE = 1 / 3
@@ -51,7 +51,8 @@ def kind_of(targets: frozenset[int]) -> str:
 
 def split_policy(split: str, entities: Sequence[Entity]) -> Policy:
     """Which forms a split may use: testB needs a held-out pair, the others must avoid them."""
-    novel_objects = frozenset(index for index, entity in enumerate(entities) if is_novel(entity.colour, entity.shape))
+    novel_objects = frozenset(index for index, entity in enumerate(entities)
+                              if is_novel(entity.colour, entity.shape))
 
     def mentions_novel(form: LogicalForm) -> bool:
         return any(is_novel(colour, shape) for colour, shape in logic.mentioned_pairs(form))
@@ -93,7 +94,9 @@ def generate_expressions(
     return expressions
 
 
-def _wordings(form: LogicalForm, entities: Sequence[Entity], image_size: float, rng: np.random.Generator) -> tuple[str, ...]:
+def _wordings(
+    form: LogicalForm, entities: Sequence[Entity], image_size: float, rng: np.random.Generator
+) -> tuple[str, ...]:
     wanted = 1 + int(rng.random() < SECOND_SENTENCE)
     sentences = [realise(form, entities, image_size, rng)]
     for _ in range(6):
@@ -180,13 +183,13 @@ class _Chooser:
         return ([logic.filter_()] if include_generic else []) + self._distinct_filters
 
     def _clear_extreme(self, members: frozenset[int], direction: str) -> bool:
-        values = sorted((logic._coordinate(self.entities[index], direction) for index in members), reverse=True)
+        values = sorted((logic.coordinate(self.entities[index], direction) for index in members), reverse=True)
         return len(values) >= 2 and values[0] - values[1] >= EXTREME_MARGIN * self.image_size
 
     def _clear_of_midline(self, members: frozenset[int], which: str) -> bool:
         axis = "x" if which in ("left", "right") else "y"
-        return all(abs(getattr(self.entities[index], axis) - self.image_size / 2) >= MIDLINE_MARGIN * self.image_size
-                   for index in members)
+        margin = MIDLINE_MARGIN * self.image_size
+        return all(abs(getattr(self.entities[index], axis) - self.image_size / 2) >= margin for index in members)
 
     def _single(self) -> dict[str, tuple[float, list[LogicalForm]]]:
         attribute_forms, extreme_forms = [], []
@@ -211,7 +214,8 @@ class _Chooser:
             members = self.members(node)
             generic = not any(node.get(key) for key in logic.ATTRIBUTES)
             if len(members) >= 2:
-                plural_forms += [logic.all_(node)] * (1 if generic else 3) + [logic.count(len(members), node)] * (1 if generic else 2)
+                plural_forms += [logic.all_(node)] * (1 if generic else 3)
+                plural_forms += [logic.count(len(members), node)] * (1 if generic else 2)
                 for which in DIRECTIONS:
                     part = self.members(logic.side(node, which))
                     if 2 <= len(part) < len(members) and self._clear_of_midline(members, which):
@@ -275,4 +279,5 @@ class _Chooser:
             for claimed in (2, 3, 4):
                 if claimed != found and abs(claimed - found) == 1:
                     count_forms.append(logic.count(claimed, node))
-        return {"absent": (0.55, absent_forms), "missing_colour": (0.1, missing_colour), "count": (0.35, count_forms)}
+        return {"absent": (0.55, absent_forms), "missing_colour": (0.1, missing_colour),
+                "count": (0.35, count_forms)}

@@ -31,7 +31,9 @@ def oriented(polygon: np.ndarray) -> np.ndarray:
     return polygon if signed_area(polygon) >= 0 else polygon[::-1].copy()
 
 
-def split_by_line(polygon: np.ndarray, origin: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+def split_by_line(
+    polygon: np.ndarray, origin: np.ndarray, direction: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Split a convex polygon by a directed line: (part on its left, part on its right), None if empty.
 
     Each crossing point is computed once and given to both parts, so they share their cut edge

@@ -31,8 +31,10 @@ PAIR_PHRASES = {  # one of exactly two
     "bottom": ("the lower {sg}", "the {sg} further down"),
 }
 SIDE_PHRASES = {
-    "left": ("the {pl} on the left", "all {pl} on the left side", "the {pl} in the left half", "every {sg} in the left half"),
-    "right": ("the {pl} on the right", "all {pl} on the right side", "the {pl} in the right half", "every {sg} in the right half"),
+    "left": ("the {pl} on the left", "all {pl} on the left side", "the {pl} in the left half",
+             "every {sg} in the left half"),
+    "right": ("the {pl} on the right", "all {pl} on the right side", "the {pl} in the right half",
+              "every {sg} in the right half"),
     "top": ("the {pl} in the top half", "all {pl} in the upper half", "the {pl} in the upper part of the image"),
     "bottom": ("the {pl} in the bottom half", "all {pl} in the lower half", "the {pl} in the lower part of the image"),
 }
@@ -144,8 +146,9 @@ def _exclusion(base: LogicalForm, minus: LogicalForm, wording: _Wording) -> str:
     if refines and "shape" not in extra and base_keys:
         one = "ones" if several else "one"
         adjectives = " ".join(wording.adjectives(minus, extra))
-        options += [f"all {base_plural} except the {adjectives} {one}", f"every {base_singular} except the {adjectives} {one}",
-                    f"all {base_plural} but the {adjectives} {one}", f"the {base_plural} other than the {adjectives} {one}"]
+        excluded = f"the {adjectives} {one}"
+        options += [f"all {base_plural} except {excluded}", f"every {base_singular} except {excluded}",
+                    f"all {base_plural} but {excluded}", f"the {base_plural} other than {excluded}"]
     else:
         if refines:
             # Name the excluded ones by what they add to the base: "all blue shapes except the stars".

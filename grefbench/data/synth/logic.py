@@ -74,8 +74,8 @@ def and_(*parts: LogicalForm) -> LogicalForm:
     return {"op": "and", "args": list(parts)}
 
 
-def _coordinate(entity: Entity, direction: str) -> float:
-    """A value the object in `direction` maximises."""
+def coordinate(entity: Entity, direction: str) -> float:
+    """How far the object lies in `direction` (larger is farther)."""
     return {"left": -entity.x, "right": entity.x, "top": -entity.y, "bottom": entity.y}[direction]
 
 
@@ -91,19 +91,17 @@ def evaluate_set(node: LogicalForm, entities: Sequence[Entity], image_size: floa
         direction = _direction(node, "direction")
         if not members:
             return frozenset()
-        return frozenset({max(members, key=lambda index: _coordinate(entities[index], direction))})
+        return frozenset({max(members, key=lambda index: coordinate(entities[index], direction))})
     if op == "side":
         members = evaluate_set(_child(node, "of"), entities, image_size)
         which = _direction(node, "side")
         half = image_size / 2
-        return frozenset(index for index in members if _coordinate(entities[index], which) > _coordinate_of_line(which, half))
+        line = -half if which in ("left", "top") else half
+        return frozenset(index for index in members if coordinate(entities[index], which) > line)
     if op == "except":
-        return evaluate_set(_child(node, "of"), entities, image_size) - evaluate_set(_child(node, "minus"), entities, image_size)
+        kept = evaluate_set(_child(node, "of"), entities, image_size)
+        return kept - evaluate_set(_child(node, "minus"), entities, image_size)
     raise LogicalFormError(f"logical form: {op!r} is not a set expression (filter, extreme, side, except)")
-
-
-def _coordinate_of_line(direction: str, half: float) -> float:
-    return -half if direction in ("left", "top") else half
 
 
 def evaluate(form: LogicalForm, entities: Sequence[Entity], image_size: float) -> frozenset[int]:

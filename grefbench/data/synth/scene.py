@@ -20,6 +20,7 @@ from grefbench.data.synth.attributes import COLOURS, NOVEL_PAIRS, SHAPES, SIZE_R
 MIN_OBJECTS, MAX_OBJECTS = 3, 8
 MIN_VISIBLE_SHARE = 0.6  # every object keeps at least this share of its area visible
 PLACEMENT_TRIES = 40
+SCENE_TRIES = 1000
 ROTATION_RANGE = 0.26  # radians either way: shapes stay recognisable (a square never turns into a diamond)
 NOVEL_BOOST = 0.25  # in testB, extra chance that an object takes a held-out pair
 
@@ -55,7 +56,7 @@ class Scene:
 
 def sample_scene(rng: np.random.Generator, image_size: int, split: str) -> Scene:
     """Draw a scene for `split`; the same generator state always gives the same scene."""
-    while True:
+    for _ in range(SCENE_TRIES):
         count = int(rng.integers(MIN_OBJECTS, MAX_OBJECTS + 1))
         novel_slot = int(rng.integers(count)) if split == "testB" else -1
         objects: list[SceneObject] = []
@@ -75,6 +76,7 @@ def sample_scene(rng: np.random.Generator, image_size: int, split: str) -> Scene
         if len(objects) >= MIN_OBJECTS and (split != "testB" or has_novel):
             visible = tuple(tuple(geometry.merge_pieces(object_pieces)) for object_pieces in pieces)
             return Scene(image_size, tuple(objects), visible)
+    raise AssertionError(f"no {split} scene fitted in {SCENE_TRIES} tries")  # sizes scale with the image: unreachable
 
 
 def _place(
@@ -89,7 +91,9 @@ def _place(
     """A new object on top that leaves every object enough visible area, and the updated pieces."""
     for _ in range(PLACEMENT_TRIES):
         candidate = _sample_object(rng, image_size, split, objects, force_novel=force_novel)
-        if any(math.hypot(candidate.x - obj.x, candidate.y - obj.y) < 0.45 * (candidate.radius + obj.radius) for obj in objects):
+        # Nearly concentric objects read as one blob: keep centres apart.
+        if any(math.hypot(candidate.x - obj.x, candidate.y - obj.y) < 0.45 * (candidate.radius + obj.radius)
+               for obj in objects):
             continue
         box = geometry.bounds(candidate.polygon)
         updated: dict[int, list[np.ndarray]] = {}
@@ -125,7 +129,9 @@ def _sample_object(
     )
 
 
-def _sample_pair(rng: np.random.Generator, split: str, objects: list[SceneObject], *, force_novel: bool) -> tuple[str, str]:
+def _sample_pair(
+    rng: np.random.Generator, split: str, objects: list[SceneObject], *, force_novel: bool
+) -> tuple[str, str]:
     """A (shape, colour) allowed in `split`, often sharing the shape or colour of a placed object."""
     novel_pairs = sorted(NOVEL_PAIRS)
     if force_novel or (split == "testB" and rng.random() < NOVEL_BOOST):

@@ -82,9 +82,11 @@ def check_referents(root: str | Path) -> list[str]:
                 continue
             expected = sorted(objects[index].ann_id for index in targets) or [-1]
             if sorted(ref["ann_id"]) != expected:
-                problems.append(f"ref {entry['ref_id']}: logical form gives {expected}, grefs(unc).json says {ref['ann_id']}")
+                problems.append(f"ref {entry['ref_id']}: logical form gives {expected}, "
+                                f"grefs(unc).json says {ref['ann_id']}")
             if kind_of(targets) != entry["kind"] or ref["no_target"] != (not targets):
-                problems.append(f"ref {entry['ref_id']}: kind {entry['kind']!r} / no_target {ref['no_target']} do not fit {len(targets)} targets")
+                problems.append(f"ref {entry['ref_id']}: kind {entry['kind']!r} and no_target {ref['no_target']} "
+                                f"do not fit {len(targets)} targets")
     for ref_id in sorted(set(refs_by_id) - checked):
         problems.append(f"ref {ref_id}: in grefs(unc).json but has no logical form in the scenes file")
     return problems

@@ -40,7 +40,9 @@ def _write(path: Path, data: bytes | str) -> None:
     os.chmod(path, 0o644)
 
 
-def _check_arguments(train_images: int, eval_images: int, seed: int, splits: Iterable[str], image_size: int, jpeg_quality: int) -> tuple[str, ...]:
+def _check_arguments(
+    train_images: int, eval_images: int, seed: int, splits: Iterable[str], image_size: int, jpeg_quality: int
+) -> tuple[str, ...]:
     chosen = tuple(splits)
     unknown = [split for split in chosen if split not in SPLITS]
     if unknown:
@@ -80,7 +82,8 @@ def generate(
     train gets `train_images` images; val, testA and testB get `eval_images` each. Image `i` of a
     split is the same whatever the other sizes are. Each file is written atomically; images
     first, the annotation files last, so an interrupted run never leaves annotations that point
-    at missing images.
+    at missing images. Shares in the summary are per sentence, as gRefCOCO's statistics are.
+    Images of an earlier, larger run in the same folder are left in place (nothing refers to them).
     """
     chosen = _check_arguments(train_images, eval_images, seed, splits, image_size, jpeg_quality)
     root = Path(out_dir)
@@ -96,7 +99,7 @@ def generate(
     for split in chosen:
         count = train_images if split == "train" else eval_images
         kinds = {"single": 0, "multi": 0, "no_target": 0}
-        split_refs = split_sentences = 0
+        split_refs = split_sentences = split_annotations = 0
         for index in range(count):
             sample = build_image(split, index, seed=seed, image_size=image_size)
             _write(image_dir / sample.image["file_name"], encode_jpeg(sample.pixels, jpeg_quality))
@@ -107,12 +110,14 @@ def generate(
             for expression in sample.expressions:
                 kinds[expression.kind] += len(expression.sentences)
             split_refs += len(sample.refs)
+            split_annotations += len(sample.annotations)
             split_sentences += sum(len(ref["sentences"]) for ref in sample.refs)
             if progress is not None:
                 progress(split, index + 1, count)
         total_images += count
         summary["splits"][split] = {
             "images": count,
+            "annotations": split_annotations,
             "refs": split_refs,
             "sentences": split_sentences,
             "multi_target_share": kinds["multi"] / split_sentences if split_sentences else 0.0,
@@ -123,7 +128,8 @@ def generate(
         "licenses": [],
         "images": images,
         "annotations": annotations,
-        "categories": [{"id": number, "name": shape, "supercategory": SUPERCATEGORY} for shape, number in CATEGORY_IDS.items()],
+        "categories": [{"id": number, "name": shape, "supercategory": SUPERCATEGORY}
+                       for shape, number in CATEGORY_IDS.items()],
     }))
     _write(root / "grefcoco" / "grefs(unc).json", _dump(refs))
     _write(root / "grefcoco" / SCENES_FILE, _dump(scenes_document(config, scenes, {

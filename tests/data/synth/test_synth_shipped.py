@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grefbench.data.synth import NOVEL_PAIRS, SHIPPED_SPLITS, build_image, check_referents, logic, read_scenes, resources_root
+from grefbench.data.synth import (
+    NOVEL_PAIRS, SHIPPED_SPLITS, build_image, check_referents, logic, read_scenes, resources_root,
+)
 from grefbench.data.synth.render import encode_jpeg
 
 REGENERATED = [("val", 0), ("val", 137), ("testA", 5), ("testB", 0), ("testB", 199)]
@@ -38,8 +40,8 @@ def test_layout_and_recorded_config(shipped):
     assert scenes["config"] == {key: config[key] for key in ("generator", "seed", "image_size", "jpeg_quality")}
     images_per_split = Counter(scene["split"] for scene in scenes["images"])
     assert images_per_split == {split: 200 for split in SHIPPED_SPLITS}
-    for image in instances["images"]:
-        assert (root / "images" / "train2014" / image["file_name"]).is_file()
+    files = {path.name for path in (root / "images" / "train2014").iterdir()}
+    assert files == {image["file_name"] for image in instances["images"]}  # every image, and no stale ones
     assert len({ref["ref_id"] for ref in refs}) == len(refs)
     sent_ids = [sentence["sent_id"] for ref in refs for sentence in ref["sentences"]]
     assert len(set(sent_ids)) == len(sent_ids)
@@ -97,7 +99,8 @@ def test_shipped_files_are_what_the_code_generates(shipped):
             # Same pixels through another libjpeg build may give other bytes; drift gives other pixels.
             difference = np.abs(np.asarray(Image.open(io.BytesIO(encoded)), dtype=int)
                                 - np.asarray(Image.open(io.BytesIO(stored)), dtype=int))
-            assert difference.max() <= 2, f"{sample.image['file_name']} differs from the code's output by up to {difference.max()}"
+            name = sample.image["file_name"]
+            assert difference.max() <= 2, f"{name} differs from the code's output by up to {difference.max()}"
 
 
 def test_size_stays_a_few_megabytes():

