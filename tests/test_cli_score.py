@@ -11,7 +11,6 @@ import pytest
 from grefbench.cli import main
 from grefbench.data import load_split
 from grefbench.io import rle
-from grefbench.io.predictions import write_predictions
 from tests.builders import random_predictions, tiny_grefcoco
 
 

@@ -72,11 +72,11 @@ def get_dataset(name: str) -> DatasetSpec:
 
 def embedded_root() -> Path:
     """The gRefShapes eval splits that ship inside the package."""
-    return Path(__file__).resolve().parent.parent / "resources" / "grefshapes"
+    from grefbench.data.synth.resources import resources_root
+
+    return resources_root()
 
 
 def default_root(dataset: str) -> Path | None:
     """The data root used when none is given: the embedded gRefShapes for `grefshapes`, else None."""
-    if dataset == "grefshapes" and (embedded_root() / "grefcoco").is_dir():
-        return embedded_root()
-    return None
+    return embedded_root() if dataset == "grefshapes" else None

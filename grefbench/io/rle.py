@@ -106,7 +106,6 @@ def check_counts(counts: Sequence[bytes], pixels: Sequence[int]) -> CountsProble
 
 
 def _check_block(counts: Sequence[bytes], lengths: np.ndarray, expected: np.ndarray) -> CountsProblem | None:
-    n = len(counts)
     joined = b"".join(counts)
     if joined.translate(None, _ALPHABET):
         index = next(i for i, c in enumerate(counts) if c.translate(None, _ALPHABET))

@@ -10,7 +10,6 @@ recomputed and analyses can group by attribute.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -32,12 +31,11 @@ def _dump(value: Any) -> str:
 
 
 def _write(path: Path, data: bytes | str) -> None:
-    """Write atomically, then make the file world-readable like any data file (temporaries are private)."""
+    """Write atomically."""
     if isinstance(data, bytes):
         write_bytes(path, data)
     else:
         write_text(path, data)
-    os.chmod(path, 0o644)
 
 
 def _check_arguments(

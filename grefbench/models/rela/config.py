@@ -9,18 +9,16 @@ know is an error naming the key and the file. Training-only sections are kept, n
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from grefbench.errors import ConfigError
 from grefbench.models.rela import config_keys as keys
 from grefbench.models.rela.presets import PRESETS
+from grefbench.models.rela.yaml_chain import merge_document, read_yaml_chain
 
 STAGE_STRIDES = {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
 
@@ -97,73 +95,15 @@ def load_config(config: "str | os.PathLike | ReLAConfig") -> ReLAConfig:
     if text in PRESETS:
         values, sources = {}, {}
         for document in PRESETS[text]:
-            _merge_document(document, f"preset {text}", values, sources)
+            merge_document(document, f"preset {text}", values, sources)
         return build_config(values, sources, name=text)
     path = Path(text).expanduser()
     if not path.is_file():
         raise ConfigError(
             f"config {text!r} is neither a preset ({', '.join(PRESETS)}) nor an existing yaml file"
         )
-    values, sources = {}, {}
-    _read_yaml_chain(path, values, sources, chain=())
+    values, sources = read_yaml_chain(path)
     return build_config(values, sources, name=str(path))
-
-
-def _read_yaml_chain(path: Path, values: dict, sources: dict, chain: tuple[Path, ...]) -> None:
-    resolved = path.resolve()
-    if resolved in chain:
-        cycle = " -> ".join(str(p) for p in chain + (resolved,))
-        raise ConfigError(f"{path}: _BASE_ chain loops: {cycle}")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"{chain[-1] if chain else path}: _BASE_ file {path} does not exist") from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read: {error}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid yaml: {error}") from error
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: a config must be a yaml mapping, got {type(document).__name__}")
-    base = document.pop("_BASE_", None)
-    if base is not None:
-        if not isinstance(base, str):
-            raise ConfigError(f"{path}: _BASE_ must be a file name, got {base!r}")
-        if "://" in base:
-            raise ConfigError(f"{path}: _BASE_ {base!r} is a URL; grefbench reads local files only")
-        base_path = Path(base).expanduser()
-        if not base_path.is_absolute():
-            base_path = path.parent / base_path
-        _read_yaml_chain(base_path, values, sources, chain + (resolved,))
-    _merge_document(document, str(path), values, sources)
-
-
-def _merge_document(document: Mapping, source: str, values: dict, sources: dict) -> None:
-    for key, value in _flatten(document, ""):
-        if key.startswith("_BASE_"):
-            continue
-        values[key] = _decode(value)
-        sources[key] = source
-
-
-def _flatten(tree: Mapping, prefix: str):
-    for name, value in tree.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict) and value:
-            yield from _flatten(value, key + ".")
-        else:
-            yield key, value
-
-
-def _decode(value: Any) -> Any:
-    """Strings that are Python literals become values, as yacs reads yaml (e.g. "('res2',)")."""
-    if isinstance(value, str):
-        try:
-            return ast.literal_eval(value)
-        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-            return value
-    return value
 
 
 def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
