@@ -71,7 +71,8 @@ def run(batch: int, repeats: int) -> None:
         return call
 
     grad_output = torch.randn(batch, value.shape[1], HEADS * CHANNELS, generator=torch.Generator().manual_seed(1))
-    leaves = {name: tensor.clone().requires_grad_() for name, tensor in (("v", value), ("l", locations), ("w", weights))}
+    leaves = {"v": value, "l": locations, "w": weights}
+    leaves = {name: tensor.clone().requires_grad_() for name, tensor in leaves.items()}
 
     def forward_backward(backend: str) -> Callable[[], object]:
         def call() -> tuple[torch.Tensor, ...]:
@@ -97,7 +98,10 @@ def run(batch: int, repeats: int) -> None:
     cpp_output = forward("cpp")()
     reference_grads = forward_backward("reference")()
     cpp_grads = forward_backward("cpp")()
-    print(f"batch {batch}: queries {value.shape[1]}, heads {HEADS}, levels {len(LEVEL_SHAPES)}, points {POINTS}, channels {CHANNELS}")
+    print(
+        f"batch {batch}: queries {value.shape[1]}, heads {HEADS}, levels {len(LEVEL_SHAPES)}, "
+        f"points {POINTS}, channels {CHANNELS}"
+    )
     for name, seconds in times.items():
         print(f"  {name:<28} {seconds * 1e3:8.2f} ms")
     print(f"  forward speed-up            {times['reference forward'] / times['cpp forward']:8.2f}x  (target >= 3x)")
@@ -106,7 +110,8 @@ def run(batch: int, repeats: int) -> None:
         f"{times['reference forward+backward'] / times['cpp forward+backward']:8.2f}x  (target >= 2x)"
     )
     print(f"  max |cpp - reference| output          {(cpp_output - reference_output).abs().max().item():.3e}")
-    for name, cpp_grad, reference_grad in zip(("value", "sampling_locations", "attention_weights"), cpp_grads, reference_grads):
+    names = ("value", "sampling_locations", "attention_weights")
+    for name, cpp_grad, reference_grad in zip(names, cpp_grads, reference_grads):
         difference = (cpp_grad - reference_grad).abs().max().item()
         scale = reference_grad.abs().max().item()
         print(f"  max |cpp - reference| grad {name:<18} {difference:.3e}  (max |grad| {scale:.3e})")
@@ -120,7 +125,9 @@ def main() -> None:
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     result = build_kernels()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels {result.library} ({'compiled' if result.compiled else 'cached'}, {result.seconds:.1f} s)")
+    how = "compiled" if result.compiled else "loaded from cache"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"kernels {result.library} ({how} in {result.seconds:.1f} s)")
     for batch in arguments.batch:
         run(batch, arguments.repeats)
 

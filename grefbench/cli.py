@@ -111,6 +111,37 @@ def datasets() -> None:
     console.stdout.print(table)
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: generate the gRefShapes benchmark.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Path = typer.Option(..., "--out", help="Data root to write (grefcoco/ and images/train2014/ go inside)."),
+    images: int = typer.Option(1000, "--images", help="Images in train."),
+    eval_images: int = typer.Option(200, "--eval-images", help="Images in each of val, testA and testB."),
+    seed: int = typer.Option(0, "--seed"),
+    splits: str = typer.Option("train,val,testA,testB", help="Comma-separated splits to write."),
+    image_size: int = typer.Option(256, "--image-size"),
+    jpeg_quality: Optional[int] = typer.Option(None, "--jpeg-quality", help="Default: the shipped data's quality."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Generate gRefShapes (a procedural GRES benchmark in the gRefCOCO layout), deterministically."""
+    import json
+
+    from grefbench import console
+    from grefbench.data.synth import DEFAULT_JPEG_QUALITY, generate
+
+    chosen = [s for s in splits.split(",") if s]
+    total = sum(images if s == "train" else eval_images for s in chosen)
+    with console.progress_bar("generating", total, enabled=not quiet, unit="images") as advance:
+        summary = generate(out, train_images=images, eval_images=eval_images, seed=seed, splits=chosen,
+                           image_size=image_size, jpeg_quality=jpeg_quality or DEFAULT_JPEG_QUALITY,
+                           progress=lambda split, done, split_total: advance(1))
+    if not quiet:
+        console.stdout.print_json(json.dumps(summary))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `grefbench` console script."""
     from grefbench import console

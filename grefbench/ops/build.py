@@ -127,7 +127,9 @@ def build_key(device: str) -> str:
         try:
             digest.update((root / relative).read_bytes())
         except OSError as error:
-            raise KernelBuildError(f"kernel source {root / relative} is missing or unreadable ({error}); reinstall grefbench") from error
+            raise KernelBuildError(
+                f"kernel source {root / relative} is missing or unreadable ({error}); reinstall grefbench"
+            ) from error
     return digest.hexdigest()[:16]
 
 
@@ -224,7 +226,7 @@ def _load(device: str, verbose: bool) -> BuildResult:
         with _exclusive(directory) as locked:
             library = _finished_library(directory)  # another process may have finished meanwhile
             if library is None:
-                logger.info("Compiling the grefbench %s kernels into %s (once per machine and torch)", device, directory)
+                logger.info("Compiling the grefbench %s kernels into %s (once per torch install)", device, directory)
                 library = _compile(device, directory, verbose, locked)
                 compiled = True
                 write_text(directory / _MARKER, json.dumps({"library": library.name, **_fingerprint(device)}))

@@ -30,7 +30,8 @@ inline Problem check_problem(const at::Tensor& value, const at::Tensor& spatial_
                         spatial_shapes.size(0),
                         sampling_locations.size(1),
                         sampling_locations.size(4)};
-  TORCH_CHECK(spatial_shapes.dim() == 2 && spatial_shapes.size(1) == 2, "ms_deform_attn: spatial_shapes must be [L, 2]");
+  TORCH_CHECK(spatial_shapes.dim() == 2 && spatial_shapes.size(1) == 2,
+              "ms_deform_attn: spatial_shapes must be [L, 2]");
   TORCH_CHECK(level_start_index.dim() == 1 && level_start_index.size(0) == problem.levels,
               "ms_deform_attn: level_start_index must be [L]");
   TORCH_CHECK(sampling_locations.size(0) == problem.batch && sampling_locations.size(2) == problem.heads &&

@@ -38,10 +38,10 @@ at::Tensor forward_cuda(const at::Tensor& value, const at::Tensor& spatial_shape
       at::empty({problem.batch, problem.queries, problem.heads * problem.channels}, value.options());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(value.scalar_type(), "ms_deform_attn_forward_cuda", [&] {
-    C10_CUDA_CHECK(launch_forward<scalar_t>(problem, value.data_ptr<scalar_t>(), spatial_shapes.data_ptr<int64_t>(),
-                                            level_start_index.data_ptr<int64_t>(),
-                                            sampling_locations.data_ptr<scalar_t>(),
-                                            attention_weights.data_ptr<scalar_t>(), output.data_ptr<scalar_t>(), stream));
+    C10_CUDA_CHECK(launch_forward<scalar_t>(
+        problem, value.data_ptr<scalar_t>(), spatial_shapes.data_ptr<int64_t>(), level_start_index.data_ptr<int64_t>(),
+        sampling_locations.data_ptr<scalar_t>(), attention_weights.data_ptr<scalar_t>(), output.data_ptr<scalar_t>(),
+        stream));
   });
   return output;
 }

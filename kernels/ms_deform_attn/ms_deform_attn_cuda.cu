@@ -36,7 +36,8 @@ __device__ __forceinline__ scalar_t segment_sum(scalar_t value, int lanes) {
 
 template <typename scalar_t>
 __global__ void forward_kernel(Problem problem, int lanes, const scalar_t* __restrict__ value,
-                               const int64_t* __restrict__ spatial_shapes, const int64_t* __restrict__ level_start_index,
+                               const int64_t* __restrict__ spatial_shapes,
+                               const int64_t* __restrict__ level_start_index,
                                const scalar_t* __restrict__ locations, const scalar_t* __restrict__ weights,
                                scalar_t* __restrict__ output) {
   const int64_t groups = problem.batch * problem.queries * problem.heads;

@@ -36,7 +36,8 @@ def make_inputs(batch, level_shapes, heads, channels, queries, points, location_
     levels = len(level_shapes)
     low, high = location_range
     value = torch.randn(batch, int(sizes.sum()), heads, channels, generator=generator, dtype=dtype)
-    locations = low + (high - low) * torch.rand(batch, queries, heads, levels, points, 2, generator=generator, dtype=dtype)
+    unit = torch.rand(batch, queries, heads, levels, points, 2, generator=generator, dtype=dtype)
+    locations = low + (high - low) * unit
     weights = torch.rand(batch, queries, heads, levels, points, generator=generator, dtype=dtype)
     tensors = (value, spatial_shapes, level_start_index, locations, weights)
     return tuple(tensor.to(device) for tensor in tensors)
@@ -84,7 +85,8 @@ def test_cpp_forward_matches_reference(cpp_kernels, case, dtype):
 def test_cpp_backward_matches_reference(cpp_kernels, case, dtype):
     value, spatial_shapes, level_start_index, locations, weights = make_inputs(*CASES[case], dtype=dtype, seed=1)
     batch, _, heads, channels = value.shape
-    grad_output = torch.randn(batch, locations.shape[1], heads * channels, dtype=dtype, generator=torch.Generator().manual_seed(2))
+    generator = torch.Generator().manual_seed(2)
+    grad_output = torch.randn(batch, locations.shape[1], heads * channels, dtype=dtype, generator=generator)
     expected = reference_gradients(value, spatial_shapes, locations, weights, grad_output)
     actual = kernel_gradients(value, spatial_shapes, level_start_index, locations, weights, grad_output, "cpp")
     tolerance = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}[dtype]
@@ -121,7 +123,8 @@ def test_samples_outside_every_map_read_zero(cpp_kernels):
 
 
 def test_samples_on_the_map_edge_match_reference(cpp_kernels):
-    value, spatial_shapes, level_start_index, locations, weights = make_inputs(*CASES["non_square"], dtype=torch.float64)
+    inputs = make_inputs(*CASES["non_square"], dtype=torch.float64)
+    value, spatial_shapes, level_start_index, locations, weights = inputs
     # Exactly on pixel centres, on the border and half a pixel outside it (pixel coordinate -1 and W).
     edges = torch.tensor([0.0, 1.0, 0.5, -0.5 / 9, 1 + 0.5 / 9, 0.5 / 9], dtype=torch.float64)
     locations = edges[torch.arange(locations.numel()) % len(edges)].view_as(locations)
@@ -150,9 +153,10 @@ def test_inference_saves_nothing_and_matches(cpp_kernels):
 
 def test_reduced_precision_is_computed_in_float32(cpp_kernels):
     value, spatial_shapes, level_start_index, locations, weights = make_inputs(*CASES["one_level"], dtype=torch.float32)
-    output = ms_deform_attn(value.bfloat16(), spatial_shapes, level_start_index, locations, weights.bfloat16(), backend="cpp")
+    value, weights = value.bfloat16(), weights.bfloat16()
+    output = ms_deform_attn(value, spatial_shapes, level_start_index, locations, weights, backend="cpp")
     assert output.dtype == torch.float32  # promoted from bfloat16 and float32, as torch would
-    expected = ms_deform_attn_reference(value.bfloat16().float(), spatial_shapes, locations, weights.bfloat16().float())
+    expected = ms_deform_attn_reference(value.float(), spatial_shapes, locations, weights.float())
     torch.testing.assert_close(output, expected, **TOLERANCES[torch.float32])
 
 
@@ -181,7 +185,8 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch, caplog):
 
 
 def test_invalid_inputs_raise_value_error():
-    value, spatial_shapes, level_start_index, locations, weights = make_inputs(*CASES["non_square"], dtype=torch.float32)
+    inputs = make_inputs(*CASES["non_square"], dtype=torch.float32)
+    value, spatial_shapes, level_start_index, locations, weights = inputs
     with pytest.raises(ValueError, match="unknown backend"):
         ms_deform_attn(value, spatial_shapes, level_start_index, locations, weights, backend="triton")
     with pytest.raises(ValueError, match="attention_weights has shape"):
@@ -269,8 +274,10 @@ def test_sampling_header_compiles_without_torch(tmp_path):
         "}\n"
     )
     header_dir = build.kernel_source_dir() / "ms_deform_attn"
-    subprocess.run([compiler, "-std=c++11", "-Wall", "-Werror", f"-I{header_dir}", str(program), "-o", str(tmp_path / "sample")], check=True)
-    assert subprocess.run([str(tmp_path / "sample")]).returncode == 0
+    executable = tmp_path / "sample"
+    command = [compiler, "-std=c++11", "-Wall", "-Werror", f"-I{header_dir}", str(program), "-o", str(executable)]
+    subprocess.run(command, check=True)
+    assert subprocess.run([str(executable)]).returncode == 0
 
 
 def _gpu_arch(nvcc: str) -> str:
@@ -321,9 +328,8 @@ def test_cuda_matches_cpp_and_reference(cpp_kernels, case, dtype):
     grad_output = torch.randn(value.shape[0], cpu_inputs[3].shape[1], value.shape[2] * value.shape[3], dtype=dtype)
     output = ms_deform_attn(*cuda_inputs, backend="cuda")
     torch.testing.assert_close(output.cpu(), ms_deform_attn(*cpu_inputs, backend="cpp"), **TOLERANCES[dtype])
-    torch.testing.assert_close(
-        output, ms_deform_attn_reference(cuda_inputs[0], cuda_inputs[1], cuda_inputs[3], cuda_inputs[4]), **TOLERANCES[dtype]
-    )
+    reference = ms_deform_attn_reference(cuda_inputs[0], cuda_inputs[1], cuda_inputs[3], cuda_inputs[4])
+    torch.testing.assert_close(output, reference, **TOLERANCES[dtype])
     cuda_gradients = kernel_gradients(*cuda_inputs, grad_output.cuda(), "cuda")
     cpp_gradients = kernel_gradients(*cpu_inputs, grad_output, "cpp")
     tolerance = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}[dtype]

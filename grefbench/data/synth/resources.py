@@ -1,8 +1,8 @@
 """Where the shipped gRefShapes splits (val, testA, testB) live inside the installed package.
 
 They are made, from the repository root, by
-    python -m grefbench.data.synth --out grefbench/resources/grefshapes \
-        --train-images 0 --eval-images 200 --splits val,testA,testB
+    grefbench data synth --out grefbench/resources/grefshapes --images 0 --eval-images 200 \
+        --splits val,testA,testB
 (seed 0, 256x256, JPEG quality 70: the defaults), and tests/data/synth/test_synth_shipped.py
 regenerates some of them to prove the files still are what the code makes.
 """
@@ -26,7 +26,7 @@ def resources_root() -> Path:
     if not (root / "grefcoco" / "instances.json").is_file():
         raise DatasetError(
             f"the shipped gRefShapes data is missing from {root} (a broken install?); "
-            "regenerate it with: python -m grefbench.data.synth --out <DIR> --train-images 0 --eval-images 200 "
+            "regenerate it with: grefbench data synth --out <DIR> --images 0 --eval-images 200 "
             "--splits val,testA,testB"
         )
     return root

@@ -9,7 +9,6 @@ from PIL import Image
 
 from grefbench.data import load_split
 from grefbench.data.synth import check_referents, generate
-from grefbench.data.synth.__main__ import main
 from grefbench.errors import UsageError
 
 REF_KEYS = {"ref_id", "image_id", "split", "ann_id", "category_id", "sentences", "sent_ids", "file_name", "no_target"}
@@ -79,9 +78,13 @@ def test_bad_arguments_are_refused(tmp_path, arguments, message):
     assert not any(tmp_path.iterdir())
 
 
-def test_module_entry_point(tmp_path, capsys):
-    assert main(["--out", str(tmp_path), "--train-images", "1", "--eval-images", "0", "--splits", "train",
-                 "--image-size", "96", "--quiet"]) == 0
+def test_command_line(tmp_path, capsys):
+    from grefbench.cli import main as cli
+
+    cli(["data", "synth", "--out", str(tmp_path), "--images", "1", "--eval-images", "0", "--splits", "train",
+         "--image-size", "96"])
     assert json.loads(capsys.readouterr().out)["splits"]["train"]["images"] == 1
-    assert main(["--out", str(tmp_path), "--splits", "train,nope"]) == 2
+    with pytest.raises(SystemExit) as exit:
+        cli(["data", "synth", "--out", str(tmp_path), "--splits", "train,nope"])
+    assert exit.value.code == 2
     assert "unknown split 'nope'" in capsys.readouterr().err
