@@ -111,6 +111,67 @@ def datasets() -> None:
     console.stdout.print(table)
 
 
+@app.command("eval")
+def eval_command(
+    model: str = typer.Option("rela", "--model", help="Registered model name (see `grefbench models`)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Preset (rela_r50, rela_swin_t, rela_swin_b) or official yaml."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Checkpoint (official model_final.pth)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
+    split: str = typer.Option("val", "--split"),
+    protocol: str = typer.Option("rela480", "--protocol", help="rela480 (official) or native."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    workers: int = typer.Option(2, "--workers", help="DataLoader workers decoding images."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (autocast)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default runs/<model>-<dataset>-<split>-<protocol>)."),
+    text_config: Optional[Path] = typer.Option(None, "--text-config", help="BERT config.json of the text encoder."),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="Folder with vocab.txt (default: bundled bert-base-uncased)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
+    restart: bool = typer.Option(False, "--restart", help="Discard finished shards of a run with other settings."),
+    shard_size: int = typer.Option(256, "--shard-size", help="Sentences per resumable shard."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Run a model over a split, write predictions, metrics and the per-sentence table, print the metrics."""
+    from grefbench import console
+    from grefbench.inference.runner import EvalOptions, run_eval
+
+    dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
+    root = _resolve_root(dataset, data_root)
+    out = out or Path("runs") / f"{model}-{dataset}-{split}-{protocol}"
+    options = EvalOptions(data_root=root, dataset=dataset, split=split, out=out, model=model, config=config,
+                          weights=weights, text_config=text_config, tokenizer=tokenizer, protocol=protocol,
+                          device=device, batch_size=batch_size, workers=workers, precision=precision,
+                          restart=restart, threads=threads, shard_size=shard_size)
+    outputs = run_eval(options, progress=lambda what, total: console.progress_bar(
+        what, total, enabled=not quiet, unit="sentences"))
+    if outputs is None or quiet:
+        return
+    result = outputs.result
+    title = (f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · "
+             f"{model} {config or ''} {weights or ''}".rstrip())
+    console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+    console.stdout.print(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "
+                         f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)",
+                         markup=False, highlight=False)
+
+
+@app.command()
+def models() -> None:
+    """List the registered models and their config presets."""
+    from rich.table import Table
+
+    from grefbench import console
+    from grefbench.models import MODELS
+
+    table = Table(title="models", title_justify="left")
+    for column in ("name", "presets", "summary"):
+        table.add_column(column)
+    for spec in MODELS.values():
+        table.add_row(spec.name, ", ".join(spec.presets), spec.summary)
+    console.stdout.print(table)
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: generate the gRefShapes benchmark.")
 app.add_typer(data_app, name="data")
 

@@ -61,7 +61,7 @@ def _format(value: Any) -> str:
 def metrics_table(title: str, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None) -> Table:
     """One row for the overall metrics and one per target kind."""
     table = Table(title=title, title_justify="left")
-    table.add_column("subset", style="bold")
+    table.add_column("subset", style="bold", no_wrap=True, min_width=9)
     for name in METRIC_NAMES:
         table.add_column(name if name != "num_expressions" else "#expr", justify="right")
     table.add_row("all", *(_format(metrics.get(name)) for name in METRIC_NAMES))

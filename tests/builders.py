@@ -141,3 +141,33 @@ def random_predictions(split, protocol: str, seed: int = 0, *, omit_masks: bool 
             entry["mask"] = rle.encode(mask)
         entries.append(entry)
     return entries
+
+
+def tiny_rela_checkpoint(path: Path, *, image_size: int = 64, seed: int = 0) -> Path:
+    """A randomly initialised, very small ReLA (Swin backbone, 32-wide BERT) saved as a checkpoint."""
+    import dataclasses
+
+    import torch
+
+    from grefbench.models import save_checkpoint
+    from grefbench.models.rela.build import build_rela
+    from grefbench.models.rela.config import load_config
+
+    base = load_config("rela_swin_t")
+    backbone = dataclasses.replace(base.backbone, embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2),
+                                   window_size=4)
+    config = dataclasses.replace(
+        base, backbone=backbone, image_size=image_size, name="tiny",
+        pixel_decoder=dataclasses.replace(base.pixel_decoder, conv_dim=32, mask_dim=32, encoder_layers=1,
+                                          encoder_heads=2, encoder_feedforward=64),
+        decoder=dataclasses.replace(base.decoder, hidden_dim=32, heads=2, feedforward=64, layers=2),
+    )
+    text = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "intermediate_size": 64}
+    torch.manual_seed(seed)
+    model = build_rela(config=config, text_config=text)
+    with torch.no_grad():  # make the no-target head undecided so both outcomes occur
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    save_checkpoint(model, path)
+    return path

@@ -115,7 +115,7 @@ class FeedForwardBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         source = self.norm(x) if self.pre_norm else x
-        x = x + self.linear2(F.relu(self.linear1(source)))
+        x = x + self.linear2(F.relu(self.linear1(source), inplace=True))
         return x if self.pre_norm else self.norm(x)
 
 
@@ -131,5 +131,5 @@ class MLP(nn.Module):
         for index, layer in enumerate(self.layers):
             x = layer(x)
             if index < len(self.layers) - 1:
-                x = F.relu(x)
+                x = F.relu(x, inplace=True)
         return x

@@ -63,7 +63,9 @@ class ResNetConfig:
 
 def _check_out_features(section: str, out_features: list[str], available: tuple[str, ...]) -> None:
     if not out_features:
-        raise ConfigError(f"{section}.OUT_FEATURES is empty: name at least one of {list(available)}")
+        raise ConfigError(
+            f"{section}.OUT_FEATURES is empty: name at least one of {list(available)}"
+        )
     unknown = [name for name in out_features if name not in available]
     if unknown:
         raise ConfigError(
@@ -91,21 +93,29 @@ def _check_swin(config: SwinConfig) -> None:
             )
     for name in ("patch_size", "embed_dim", "window_size", "pretrain_img_size"):
         if getattr(config, name) < 1:
-            raise ConfigError(f"{section}.{name.upper()} must be positive, got {getattr(config, name)}")
+            raise ConfigError(
+                f"{section}.{name.upper()} must be positive, got {getattr(config, name)}"
+            )
     for name in ("drop_rate", "attn_drop_rate", "drop_path_rate"):
         if not 0.0 <= getattr(config, name) < 1.0:
-            raise ConfigError(f"{section}.{name.upper()} must be in [0, 1), got {getattr(config, name)}")
+            raise ConfigError(
+                f"{section}.{name.upper()} must be in [0, 1), got {getattr(config, name)}"
+            )
     _check_out_features(section, config.out_features, STAGE_NAMES[: len(config.depths)])
 
 
 def _check_resnet(config: ResNetConfig) -> None:
     section = "MODEL.RESNETS"
     if config.depth not in BLOCKS_PER_STAGE:
-        raise ConfigError(f"{section}.DEPTH must be one of {sorted(BLOCKS_PER_STAGE)}, got {config.depth}")
+        raise ConfigError(
+            f"{section}.DEPTH must be one of {sorted(BLOCKS_PER_STAGE)}, got {config.depth}"
+        )
     if config.res5_dilation not in (1, 2):
         raise ConfigError(f"{section}.RES5_DILATION must be 1 or 2, got {config.res5_dilation}")
     if config.norm not in NORMS:
-        raise ConfigError(f"{section}.NORM {config.norm!r} is not supported: expected one of {list(NORMS)}")
+        raise ConfigError(
+            f"{section}.NORM {config.norm!r} is not supported: expected one of {list(NORMS)}"
+        )
     if config.depth < 50:
         # The same restrictions as detectron2's build_resnet_backbone for BasicBlock networks.
         if config.res2_out_channels != 64:
@@ -116,11 +126,19 @@ def _check_resnet(config: ResNetConfig) -> None:
             raise ConfigError(f"{section}.NUM_GROUPS must be 1 for R{config.depth}")
     for name in ("num_groups", "width_per_group", "stem_out_channels", "res2_out_channels"):
         if getattr(config, name) < 1:
-            raise ConfigError(f"{section}.{name.upper()} must be positive, got {getattr(config, name)}")
+            raise ConfigError(
+                f"{section}.{name.upper()} must be positive, got {getattr(config, name)}"
+            )
     if config.norm == "GN":
-        widths = [config.stem_out_channels, config.num_groups * config.width_per_group, config.res2_out_channels]
+        widths = [
+            config.stem_out_channels,
+            config.num_groups * config.width_per_group,
+            config.res2_out_channels,
+        ]
         if any(width % 32 for width in widths):
-            raise ConfigError(f"{section}.NORM 'GN' uses 32 groups: channel widths {widths} must divide by 32")
+            raise ConfigError(
+                f"{section}.NORM 'GN' uses 32 groups: channel widths {widths} must divide by 32"
+            )
     _check_out_features(section, config.out_features, STAGE_NAMES)
 
 

@@ -37,7 +37,7 @@ class ConvNorm(nn.Conv2d):
         x = super().forward(x)
         if self.norm is not None:
             x = self.norm(x)
-        return F.relu(x) if self.relu else x
+        return F.relu(x, inplace=True) if self.relu else x
 
 
 def make_norm(norm: str, channels: int) -> nn.Module | None:
@@ -66,7 +66,7 @@ class DeformableEncoderLayer(nn.Module):
     def forward(self, src, pos, reference_points, spatial_shapes, level_start_index, offset_normalizer):
         attended = self.self_attn(src + pos, reference_points, src, spatial_shapes, level_start_index, offset_normalizer)
         src = self.norm1(src + self.dropout1(attended))
-        hidden = self.linear2(self.dropout2(F.relu(self.linear1(src))))
+        hidden = self.linear2(self.dropout2(F.relu(self.linear1(src), inplace=True)))
         return self.norm2(src + self.dropout3(hidden))
 
 

@@ -9,14 +9,20 @@ MSRA weights) and in the 3x3 conv otherwise (ReLA's R-50 config, torchvision wei
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 FROZEN_BN_EPS = 1e-5  # detectron2's FrozenBatchNorm2d default
-BLOCKS_PER_STAGE = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+BLOCKS_PER_STAGE = {
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
 
 
@@ -39,7 +45,7 @@ class FrozenBatchNorm2d(nn.Module):
         self.register_buffer("num_batches_tracked", None)
 
     @classmethod
-    def from_batch_norm(cls, norm: nn.modules.batchnorm._BatchNorm) -> "FrozenBatchNorm2d":
+    def from_batch_norm(cls, norm: nn.modules.batchnorm._BatchNorm) -> FrozenBatchNorm2d:
         """Freeze a (Sync)BatchNorm with its current statistics, as detectron2's freeze does."""
         frozen = cls(norm.num_features, norm.eps)
         if norm.affine:
@@ -132,7 +138,9 @@ class BottleneckBlock(nn.Module):
             else None
         )
         stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
-        self.conv1 = ConvNorm(in_channels, bottleneck_channels, norm, kernel_size=1, stride=stride_1x1)
+        self.conv1 = ConvNorm(
+            in_channels, bottleneck_channels, norm, kernel_size=1, stride=stride_1x1
+        )
         self.conv2 = ConvNorm(
             bottleneck_channels,
             bottleneck_channels,
@@ -163,7 +171,9 @@ class BasicBlock(nn.Module):
             if in_channels != out_channels
             else None
         )
-        self.conv1 = ConvNorm(in_channels, out_channels, norm, kernel_size=3, stride=stride, padding=1)
+        self.conv1 = ConvNorm(
+            in_channels, out_channels, norm, kernel_size=3, stride=stride, padding=1
+        )
         self.conv2 = ConvNorm(out_channels, out_channels, norm, kernel_size=3, padding=1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

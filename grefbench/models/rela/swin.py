@@ -12,20 +12,15 @@ so official checkpoints load as they are. Official facts kept on purpose:
 - Each stage's output is `norm_i(PWAM(x))`; on stages that downsample, the visual stream
   continues as `x + res_gate(PWAM(x)) * PWAM(x)` into the patch merging.
 
-Differences in how, not what: tokens stay channels-last; the padding, cyclic shift and window
-partition are one gather with a precomputed index (and the way back one gather too), and the
-window attention runs through `scaled_dot_product_attention` with the relative-position bias
-and shift mask as an additive mask. Since a padded token is all zeros after `norm1`, its
-key and value are the `qkv` bias, so `qkv` is applied to the real tokens plus one zero row
-that every padded slot reads.
+Differences in how, not what: tokens stay channels-last `(B, H*W, C)` from the patch embedding
+to the output norms, and the window attention (`window_attention.py`) replaces the official
+pad / roll / partition / softmax / reverse chain by gathers and fused attention.
 """
 
 from __future__ import annotations
 
-import functools
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +28,7 @@ import torch.utils.checkpoint
 from torch import nn
 
 from .fusion import PWAM
-
-SHIFT_MASK_VALUE = -100.0  # the official value between tokens of different shift regions
+from .window_attention import WindowAttention, WindowLayout, window_layout
 
 
 def drop_path(tokens: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
@@ -60,148 +54,6 @@ class DropPath(nn.Module):
         return f"rate={self.rate}"
 
 
-@dataclass(frozen=True)
-class WindowLayout:
-    """Where each token of an `H x W` map goes in the (padded, shifted) windows, and back.
-
-    `gather_index[slot]` is the flat token read into window slot `slot` (window-major, then
-    row-major inside the window); `H * W` stands for a padding token. `scatter_index[token]` is
-    the slot holding the real token `token`. `shift_mask` is `(num_windows, 1, N, N)` or None.
-    """
-
-    num_windows: int
-    gather_index: torch.Tensor
-    scatter_index: torch.Tensor
-    shift_mask: torch.Tensor | None
-    padded: bool
-
-
-@functools.lru_cache(maxsize=64)
-def window_layout(
-    height: int, width: int, window_size: int, shift_size: int, device: torch.device
-) -> WindowLayout:
-    """Build (once per shape) the gather/scatter indices and the shift mask of one block type."""
-    with torch.inference_mode(False):  # cached tensors must stay usable under autograd
-        padded_height = math.ceil(height / window_size) * window_size
-        padded_width = math.ceil(width / window_size) * window_size
-        windows_down = padded_height // window_size
-        windows_across = padded_width // window_size
-
-        # Slot coordinates in the shifted, padded frame, laid out window by window.
-        rows = torch.arange(padded_height).view(windows_down, 1, window_size, 1)
-        cols = torch.arange(padded_width).view(1, windows_across, 1, window_size)
-        rows, cols = torch.broadcast_tensors(rows, cols)  # (nWh, nWw, ws, ws)
-        # torch.roll(x, -shift) puts x[(i + shift) % size] at position i.
-        source_rows = (rows + shift_size) % padded_height
-        source_cols = (cols + shift_size) % padded_width
-        real = (source_rows < height) & (source_cols < width)
-        gather_index = torch.where(
-            real, source_rows * width + source_cols, torch.full_like(rows, height * width)
-        ).flatten()
-        slots = torch.arange(gather_index.numel())
-        scatter_index = torch.empty(height * width, dtype=torch.long)
-        scatter_index[gather_index[real.flatten()]] = slots[real.flatten()]
-
-        shift_mask = None
-        if shift_size > 0:
-            # Three regions per axis in the shifted frame: [0, P-ws), [P-ws, P-shift), [P-shift, P).
-            def regions(positions: torch.Tensor, padded: int) -> torch.Tensor:
-                return (positions >= padded - window_size).long() + (
-                    positions >= padded - shift_size
-                ).long()
-
-            region = regions(rows, padded_height) * 3 + regions(cols, padded_width)
-            region = region.reshape(windows_down * windows_across, -1)
-            different = region.unsqueeze(1) != region.unsqueeze(2)  # (nW, N, N)
-            shift_mask = torch.zeros(different.shape).masked_fill_(different, SHIFT_MASK_VALUE)
-            shift_mask = shift_mask.unsqueeze(1).to(device)
-
-        return WindowLayout(
-            num_windows=windows_down * windows_across,
-            gather_index=gather_index.to(device),
-            scatter_index=scatter_index.to(device),
-            shift_mask=shift_mask,
-            padded=bool(padded_height != height or padded_width != width),
-        )
-
-
-def relative_position_index(window_size: int) -> torch.Tensor:
-    """Index `(N, N)` into the `(2ws-1)^2` bias table for every pair of tokens in a window."""
-    coords = torch.stack(
-        torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij")
-    ).flatten(1)  # (2, N)
-    relative = coords[:, :, None] - coords[:, None, :] + (window_size - 1)  # (2, N, N)
-    return relative[0] * (2 * window_size - 1) + relative[1]
-
-
-class WindowAttention(nn.Module):
-    """Multi-head self-attention inside (shifted) windows with a relative-position bias."""
-
-    def __init__(
-        self,
-        dim: int,
-        window_size: int,
-        num_heads: int,
-        qkv_bias: bool = True,
-        qk_scale: float | None = None,
-        attn_drop: float = 0.0,
-        proj_drop: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.dim = dim
-        self.window_size = window_size
-        self.num_heads = num_heads
-        self.scale = qk_scale or (dim // num_heads) ** -0.5  # `or`, as the official code
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros((2 * window_size - 1) ** 2, num_heads)
-        )
-        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        # Persistent: the official checkpoints carry it.
-        self.register_buffer("relative_position_index", relative_position_index(window_size))
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = attn_drop
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
-
-    def relative_position_bias(self) -> torch.Tensor:
-        """The additive bias `(1, heads, N, N)` shared by all windows."""
-        tokens = self.window_size**2
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        return bias.view(tokens, tokens, self.num_heads).permute(2, 0, 1).unsqueeze(0)
-
-    def forward(self, tokens: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
-        """Attend within windows: normalised tokens `(B, HW, C)` to `(B, HW, C)`."""
-        batch, _, channels = tokens.shape
-        if layout.padded:
-            tokens = torch.cat([tokens, tokens.new_zeros(batch, 1, channels)], dim=1)
-        qkv = self.qkv(tokens).index_select(1, layout.gather_index)
-        window_tokens = self.window_size**2
-        query, key, value = qkv.view(
-            batch * layout.num_windows, window_tokens, 3, self.num_heads, -1
-        ).permute(2, 0, 3, 1, 4).unbind(0)  # each (B*nW, heads, N, head_dim)
-
-        bias = self.relative_position_bias().to(query.dtype)
-        dropout = self.attn_drop if self.training else 0.0
-        if layout.shift_mask is None:
-            attended = self._attend(query, key, value, bias.expand(len(query), -1, -1, -1), dropout)
-        elif batch == 1:
-            attended = self._attend(query, key, value, bias + layout.shift_mask.to(query.dtype), dropout)
-        else:
-            # The shift mask differs per window and the bias per head: attending one image at
-            # a time keeps their sum at (nW, heads, N, N) instead of expanding it to the batch.
-            mask = bias + layout.shift_mask.to(query.dtype)
-            chunks = zip(*(part.split(layout.num_windows) for part in (query, key, value)))
-            attended = torch.cat([self._attend(q, k, v, mask, dropout) for q, k, v in chunks])
-        attended = attended.transpose(1, 2).reshape(batch, -1, channels)
-        attended = attended.index_select(1, layout.scatter_index)
-        return self.proj_drop(self.proj(attended))
-
-    def _attend(self, query, key, value, mask, dropout: float) -> torch.Tensor:
-        return F.scaled_dot_product_attention(
-            query, key, value, attn_mask=mask, dropout_p=dropout, scale=self.scale
-        )
-
-
 class Mlp(nn.Module):
     """Two linear layers with GELU between them (the transformer feed-forward)."""
 
@@ -216,6 +68,17 @@ class Mlp(nn.Module):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(tokens)))))
 
 
+@dataclass(frozen=True)
+class BlockOptions:
+    """The settings every Swin block of the network shares."""
+
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    qk_scale: float | None = None
+    drop: float = 0.0
+    attn_drop: float = 0.0
+
+
 class SwinBlock(nn.Module):
     """Pre-norm window attention and MLP, each with a residual connection."""
 
@@ -225,20 +88,24 @@ class SwinBlock(nn.Module):
         num_heads: int,
         window_size: int,
         shift_size: int,
-        mlp_ratio: float,
-        qkv_bias: bool,
-        qk_scale: float | None,
-        drop: float,
-        attn_drop: float,
         drop_path_rate: float,
+        options: BlockOptions,
     ) -> None:
         super().__init__()
         self.shift_size = shift_size
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = WindowAttention(dim, window_size, num_heads, qkv_bias, qk_scale, attn_drop, drop)
+        self.attn = WindowAttention(
+            dim,
+            window_size,
+            num_heads,
+            options.qkv_bias,
+            options.qk_scale,
+            options.attn_drop,
+            options.drop,
+        )
         self.drop_path = DropPath(drop_path_rate)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+        self.mlp = Mlp(dim, int(dim * options.mlp_ratio), options.drop)
 
     def forward(self, tokens: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
         tokens = tokens + self.drop_path(self.attn(self.norm1(tokens), layout))
@@ -259,7 +126,7 @@ class PatchMerging(nn.Module):
         if height % 2 or width % 2:
             grid = F.pad(grid, (0, 0, 0, width % 2, 0, height % 2))
         half_height, half_width = grid.shape[1] // 2, grid.shape[2] // 2
-        # (B, H/2, dy, W/2, dx, C) -> (B, H/2, W/2, dx, dy, C): the official order x00, x10, x01, x11.
+        # (B, H/2, dy, W/2, dx, C) -> (B, H/2, W/2, dx, dy, C): the official x00, x10, x01, x11.
         grid = grid.view(batch, half_height, 2, half_width, 2, channels).permute(0, 1, 3, 4, 2, 5)
         merged = grid.reshape(batch, half_height * half_width, 4 * channels)
         return self.reduction(self.norm(merged))
@@ -278,46 +145,38 @@ class SwinStage(nn.Module):
         depth: int,
         num_heads: int,
         window_size: int,
-        mlp_ratio: float,
-        qkv_bias: bool,
-        qk_scale: float | None,
-        drop: float,
-        attn_drop: float,
         drop_path_rates: Sequence[float],
         downsample: bool,
         text_dim: int,
+        options: BlockOptions,
         use_checkpoint: bool = False,
     ) -> None:
         super().__init__()
         self.window_size = window_size
-        self.shift_size = window_size // 2
         self.use_checkpoint = use_checkpoint
         self.blocks = nn.ModuleList(
             SwinBlock(
                 dim,
                 num_heads,
                 window_size,
-                0 if index % 2 == 0 else self.shift_size,
-                mlp_ratio,
-                qkv_bias,
-                qk_scale,
-                drop,
-                attn_drop,
+                0 if index % 2 == 0 else window_size // 2,
                 drop_path_rates[index],
+                options,
             )
             for index in range(depth)
         )
         self.fusion = PWAM(dim, text_dim, num_heads=1, dropout=0.0)
+        self.downsample = PatchMerging(dim) if downsample else None
+        self.res_gate = None
         if downsample:
-            self.downsample = PatchMerging(dim)
             self.res_gate = nn.Sequential(
-                nn.Linear(dim, dim, bias=False), nn.ReLU(), nn.Linear(dim, dim, bias=False), nn.Tanh()
+                nn.Linear(dim, dim, bias=False),
+                nn.ReLU(),
+                nn.Linear(dim, dim, bias=False),
+                nn.Tanh(),
             )
             nn.init.zeros_(self.res_gate[0].weight)  # the gate starts closed, as in the official
             nn.init.zeros_(self.res_gate[2].weight)
-        else:
-            self.downsample = None
-            self.res_gate = None
 
     def forward(
         self,
@@ -334,7 +193,9 @@ class SwinStage(nn.Module):
         for block in self.blocks:
             layout = layouts[block.shift_size]
             if self.use_checkpoint and self.training and torch.is_grad_enabled():
-                tokens = torch.utils.checkpoint.checkpoint(block, tokens, layout, use_reentrant=False)
+                tokens = torch.utils.checkpoint.checkpoint(
+                    block, tokens, layout, use_reentrant=False
+                )
             else:
                 tokens = block(tokens, layout)
         fused = self.fusion(tokens, words, word_mask)
@@ -411,26 +272,21 @@ class SwinBackbone(nn.Module):
         self.pos_drop = nn.Dropout(drop_rate)
 
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()  # stochastic depth decay
-        self.layers = nn.ModuleList()
-        for index in range(num_stages):
-            first = sum(depths[:index])
-            self.layers.append(
-                SwinStage(
-                    dim=self.num_features[index],
-                    depth=depths[index],
-                    num_heads=num_heads[index],
-                    window_size=window_size,
-                    mlp_ratio=mlp_ratio,
-                    qkv_bias=qkv_bias,
-                    qk_scale=qk_scale,
-                    drop=drop_rate,
-                    attn_drop=attn_drop_rate,
-                    drop_path_rates=rates[first : first + depths[index]],
-                    downsample=index < num_stages - 1,
-                    text_dim=text_dim,
-                    use_checkpoint=use_checkpoint,
-                )
+        options = BlockOptions(mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate)
+        self.layers = nn.ModuleList(
+            SwinStage(
+                self.num_features[index],
+                depths[index],
+                num_heads[index],
+                window_size,
+                rates[sum(depths[:index]) : sum(depths[: index + 1])],
+                downsample=index < num_stages - 1,
+                text_dim=text_dim,
+                options=options,
+                use_checkpoint=use_checkpoint,
             )
+            for index in range(num_stages)
+        )
         for index in range(num_stages):  # one output norm per stage, named norm0..norm3
             self.add_module(f"norm{index}", nn.LayerNorm(self.num_features[index]))
         self._strides = {f"res{index + 2}": patch_size * 2**index for index in range(num_stages)}
@@ -465,6 +321,8 @@ class SwinBackbone(nn.Module):
             name = f"res{index + 2}"
             if name in self.out_features:
                 normed = getattr(self, f"norm{index}")(fused)
-                outputs[name] = normed.view(batch, height, width, -1).permute(0, 3, 1, 2).contiguous()
+                outputs[name] = (
+                    normed.view(batch, height, width, -1).permute(0, 3, 1, 2).contiguous()
+                )
             height, width = (height + 1) // 2, (width + 1) // 2
         return outputs

@@ -15,27 +15,44 @@ from grefbench.errors import ConfigError
 from grefbench.models.rela.backbone import ResNetConfig, SwinConfig, build_backbone
 from grefbench.models.rela.fusion import PWAM
 from grefbench.models.rela.resnet import ConvNorm, FrozenBatchNorm2d, ResNetBackbone
-from grefbench.models.rela.swin import PatchEmbed, PatchMerging, SwinBackbone, WindowAttention, window_layout
+from grefbench.models.rela.swin import (
+    PatchEmbed,
+    PatchMerging,
+    SwinBackbone,
+    WindowAttention,
+    window_layout,
+)
 
 TEXT_DIM = 768
 NAMES = ["res2", "res3", "res4", "res5"]
 
 
 def tiny_swin(window_size: int = 7, **overrides) -> SwinConfig:
-    options = dict(embed_dim=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8], window_size=window_size)
+    options = {
+        "embed_dim": 32,
+        "depths": [1, 1, 2, 1],
+        "num_heads": [1, 2, 4, 8],
+        "window_size": window_size,
+    }
     options.update(overrides)
     return SwinConfig(**options)
 
 
 def tiny_resnet(**overrides) -> ResNetConfig:
-    options = dict(
-        width_per_group=8, stem_out_channels=16, res2_out_channels=32, out_features=NAMES, freeze_at=0
-    )
+    options = {
+        "width_per_group": 8,
+        "stem_out_channels": 16,
+        "res2_out_channels": 32,
+        "out_features": NAMES,
+        "freeze_at": 0,
+    }
     options.update(overrides)
     return ResNetConfig(**options)
 
 
-def language(batch: int, length: int = 6, valid: tuple[int, ...] = (6, 3), text_dim: int = TEXT_DIM):
+def language(
+    batch: int, length: int = 6, valid: tuple[int, ...] = (6, 3), text_dim: int = TEXT_DIM
+):
     """Random word features `(B, text_dim, L)` and a mask `(B, L, 1)` with `valid[b]` real words."""
     words = torch.randn(batch, text_dim, length)
     mask = torch.zeros(batch, length, 1, dtype=torch.long)
@@ -54,9 +71,14 @@ def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
             if name.endswith("running_var"):
                 tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
             elif tensor.dim() > 1:
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * tensor[0].numel() ** -0.5)
+                tensor.copy_(
+                    torch.randn(tensor.shape, generator=generator) * tensor[0].numel() ** -0.5
+                )
             else:
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.3 + (1.0 if "norm" in name else 0.0))
+                tensor.copy_(
+                    torch.randn(tensor.shape, generator=generator) * 0.3
+                    + (1.0 if "norm" in name else 0.0)
+                )
     return module
 
 
@@ -95,7 +117,9 @@ def test_swin_out_features_and_mask_layouts():
     assert all(torch.equal(outputs[name], flat_mask[name]) for name in outputs)
 
 
-def reference_window_attention(attention: WindowAttention, tokens: torch.Tensor, shift: int) -> torch.Tensor:
+def reference_window_attention(
+    attention: WindowAttention, tokens: torch.Tensor, shift: int
+) -> torch.Tensor:
     """Explicit pad / roll / partition / softmax attention / reverse / crop on `(B, H, W, C)` tokens."""
     batch, height, width, channels = tokens.shape
     size, heads = attention.window_size, attention.num_heads
@@ -106,29 +130,50 @@ def reference_window_attention(attention: WindowAttention, tokens: torch.Tensor,
     windows = grid.reshape(batch, padded_height // size, size, padded_width // size, size, channels)
     windows = windows.transpose(2, 3).reshape(-1, size * size, channels)
 
-    query, key, value = attention.qkv(windows).reshape(len(windows), size * size, 3, heads, -1).unbind(2)
+    query, key, value = (
+        attention.qkv(windows).reshape(len(windows), size * size, 3, heads, -1).unbind(2)
+    )
     query, key, value = (part.transpose(1, 2) for part in (query, key, value))
     logits = (query * attention.scale) @ key.transpose(-1, -2)
 
     rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     rows, cols = rows.flatten(), cols.flatten()
-    table_index = (rows[:, None] - rows[None, :] + size - 1) * (2 * size - 1) + (cols[:, None] - cols[None, :] + size - 1)
+    table_index = (rows[:, None] - rows[None, :] + size - 1) * (2 * size - 1) + (
+        cols[:, None] - cols[None, :] + size - 1
+    )
     logits = logits + attention.relative_position_bias_table[table_index].permute(2, 0, 1)
 
     if shift:
+
         def region(position: int, padded: int) -> int:
             return 0 if position < padded - size else (1 if position < padded - shift else 2)
 
         labels = torch.tensor(
-            [[region(y, padded_height) * 3 + region(x, padded_width) for x in range(padded_width)] for y in range(padded_height)]
+            [
+                [
+                    region(y, padded_height) * 3 + region(x, padded_width)
+                    for x in range(padded_width)
+                ]
+                for y in range(padded_height)
+            ]
         )
-        labels = labels.reshape(padded_height // size, size, padded_width // size, size).transpose(1, 2).reshape(-1, size * size)
+        labels = (
+            labels.reshape(padded_height // size, size, padded_width // size, size)
+            .transpose(1, 2)
+            .reshape(-1, size * size)
+        )
         mask = (labels[:, :, None] != labels[:, None, :]).to(logits.dtype) * -100.0  # (nW, N, N)
-        logits = (logits.view(batch, -1, heads, size * size, size * size) + mask[None, :, None]).flatten(0, 1)
+        logits = (
+            logits.view(batch, -1, heads, size * size, size * size) + mask[None, :, None]
+        ).flatten(0, 1)
 
-    attended = (logits.softmax(-1) @ value).transpose(1, 2).reshape(len(windows), size * size, channels)
+    attended = (
+        (logits.softmax(-1) @ value).transpose(1, 2).reshape(len(windows), size * size, channels)
+    )
     attended = attention.proj(attended)
-    grid = attended.reshape(batch, padded_height // size, padded_width // size, size, size, channels)
+    grid = attended.reshape(
+        batch, padded_height // size, padded_width // size, size, size, channels
+    )
     grid = grid.transpose(2, 3).reshape(batch, padded_height, padded_width, channels)
     if shift:
         grid = torch.roll(grid, shifts=(shift, shift), dims=(1, 2))
@@ -138,9 +183,19 @@ def reference_window_attention(attention: WindowAttention, tokens: torch.Tensor,
 @pytest.mark.parametrize("dtype,tolerance", [(torch.float32, 2e-5), (torch.float64, 1e-12)])
 @pytest.mark.parametrize(
     "height,width,size,shift,batch",
-    [(14, 14, 7, 3, 1), (16, 24, 12, 6, 2), (9, 5, 7, 3, 2), (15, 15, 12, 6, 1), (15, 15, 12, 0, 2), (4, 6, 7, 3, 1), (20, 13, 5, 0, 1)],
+    [
+        (14, 14, 7, 3, 1),
+        (16, 24, 12, 6, 2),
+        (9, 5, 7, 3, 2),
+        (15, 15, 12, 6, 1),
+        (15, 15, 12, 0, 2),
+        (4, 6, 7, 3, 1),
+        (20, 13, 5, 0, 1),
+    ],
 )
-def test_window_attention_equals_explicit_softmax(dtype, tolerance, height, width, size, shift, batch):
+def test_window_attention_equals_explicit_softmax(
+    dtype, tolerance, height, width, size, shift, batch
+):
     torch.manual_seed(0)
     attention = WindowAttention(dim=32, window_size=size, num_heads=4).to(dtype).eval()
     randomize_(attention)
@@ -155,7 +210,10 @@ def test_window_attention_equals_explicit_softmax(dtype, tolerance, height, widt
 
 @settings(max_examples=40, deadline=None)
 @given(
-    height=st.integers(1, 30), width=st.integers(1, 30), size=st.integers(2, 12), shifted=st.booleans()
+    height=st.integers(1, 30),
+    width=st.integers(1, 30),
+    size=st.integers(2, 12),
+    shifted=st.booleans(),
 )
 def test_window_layout_round_trip(height, width, size, shifted):
     layout = window_layout(height, width, size, size // 2 if shifted else 0, torch.device("cpu"))
@@ -201,14 +259,18 @@ def test_swin_names_match_official_layout():
     for index in range(3):
         assert state[f"layers.{index}.res_gate.0.weight"].abs().sum() == 0  # the gate starts closed
         assert f"layers.{index}.res_gate.2.weight" in state
-    assert not any(key.startswith("layers.3.res_gate") or key.startswith("layers.3.downsample") for key in state)
+    assert not any(key.startswith(("layers.3.res_gate", "layers.3.downsample")) for key in state)
     assert [f"norm{index}.weight" in state for index in range(4)] == [True] * 4
 
 
 def test_swin_text_dim_follows_text_encoder():
     torch.manual_seed(0)
     model = build_backbone(tiny_swin(), text_dim=384).eval()
-    assert model.state_dict()["layers.0.fusion.image_lang_att.f_value.0.weight"].shape == (32, 384, 1)
+    assert model.state_dict()["layers.0.fusion.image_lang_att.f_value.0.weight"].shape == (
+        32,
+        384,
+        1,
+    )
     words, mask = language(1, text_dim=384)
     with torch.inference_mode():
         outputs = model(torch.randn(1, 3, 64, 64), words, mask)
@@ -291,7 +353,9 @@ def test_swin_gradient_checkpointing_gives_the_same_gradients():
     images = torch.randn(1, 3, 64, 64)
     gradients = []
     for use_checkpoint in (False, True):
-        model = randomize_(build_backbone(tiny_swin(drop_path_rate=0.0, use_checkpoint=use_checkpoint))).train()
+        model = randomize_(
+            build_backbone(tiny_swin(drop_path_rate=0.0, use_checkpoint=use_checkpoint))
+        ).train()
         model(images, words, mask)["res4"].sum().backward()
         gradients.append(model.patch_embed.proj.weight.grad)
     assert torch.allclose(gradients[0], gradients[1], atol=1e-5)
@@ -320,7 +384,12 @@ def test_resnet_output_shapes_and_language_is_ignored():
         outputs = model(images, words, mask)
         without_language = model(images, None, None)
     assert model.size_divisibility == 0
-    assert model.output_shape() == {"res2": (32, 4), "res3": (64, 8), "res4": (128, 16), "res5": (256, 32)}
+    assert model.output_shape() == {
+        "res2": (32, 4),
+        "res3": (64, 8),
+        "res4": (128, 16),
+        "res5": (256, 32),
+    }
     for name, (channels, stride) in model.output_shape().items():
         assert outputs[name].shape == (2, channels, 64 // stride, 96 // stride)
         assert torch.equal(outputs[name], without_language[name])
@@ -338,7 +407,9 @@ def test_resnet_builds_only_needed_stages_and_dilates_res5():
 
 
 def test_resnet_official_names():
-    state = build_backbone(ResNetConfig(stride_in_1x1=False, out_features=NAMES, freeze_at=0)).state_dict()
+    state = build_backbone(
+        ResNetConfig(stride_in_1x1=False, out_features=NAMES, freeze_at=0)
+    ).state_dict()
     assert len(state) == 265
     assert state["stem.conv1.weight"].shape == (64, 3, 7, 7)
     for buffer in ("weight", "bias", "running_mean", "running_var"):
@@ -353,28 +424,50 @@ def test_frozen_batch_norm_has_buffers_only_and_matches_batch_norm():
     torch.manual_seed(0)
     norm = randomize_(FrozenBatchNorm2d(8))
     assert list(norm.parameters()) == []
-    assert sorted(name for name, _ in norm.named_buffers()) == ["bias", "running_mean", "running_var", "weight"]
+    assert sorted(name for name, _ in norm.named_buffers()) == [
+        "bias",
+        "running_mean",
+        "running_var",
+        "weight",
+    ]
     assert norm.eps == 1e-5
     features = torch.randn(2, 8, 5, 5, requires_grad=True)
-    expected = F.batch_norm(features, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, 1e-5)
+    expected = F.batch_norm(
+        features, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, 1e-5
+    )
     assert torch.allclose(norm(features), expected, atol=1e-6)
-    assert torch.allclose(FrozenBatchNorm2d(8)(features), features, atol=1e-6)  # identity when fresh
+    assert torch.allclose(
+        FrozenBatchNorm2d(8)(features), features, atol=1e-6
+    )  # identity when fresh
 
     conv = randomize_(ConvNorm(4, 8, "FrozenBN", kernel_size=3, padding=1, stride=2))
     inputs = torch.randn(2, 4, 9, 9)
     unfolded = F.batch_norm(
-        F.conv2d(inputs, conv.weight, None, 2, 1), conv.norm.running_mean, conv.norm.running_var,
-        conv.norm.weight, conv.norm.bias, False, 0.0, 1e-5,
+        F.conv2d(inputs, conv.weight, None, 2, 1),
+        conv.norm.running_mean,
+        conv.norm.running_var,
+        conv.norm.weight,
+        conv.norm.bias,
+        False,
+        0.0,
+        1e-5,
     )
     assert torch.allclose(conv(inputs), unfolded, atol=1e-5)
 
 
 def test_resnet_trainable_parameters_and_freezing():
     model = build_backbone(tiny_resnet(freeze_at=0))
-    assert all(name.endswith(".weight") and parameter.dim() == 4 for name, parameter in model.named_parameters())
+    assert all(
+        name.endswith(".weight") and parameter.dim() == 4
+        for name, parameter in model.named_parameters()
+    )
     assert all(parameter.requires_grad for parameter in model.parameters())
     frozen = build_backbone(tiny_resnet(freeze_at=3))
-    trainable = {name.split(".")[0] for name, parameter in frozen.named_parameters() if parameter.requires_grad}
+    trainable = {
+        name.split(".")[0]
+        for name, parameter in frozen.named_parameters()
+        if parameter.requires_grad
+    }
     assert trainable == {"res4", "res5"}
 
     with_bn = build_backbone(tiny_resnet(norm="BN", freeze_at=2))
@@ -396,7 +489,9 @@ def test_resnet_backward():
 # ----------------------------------------------------------------------------- both
 
 
-@pytest.mark.parametrize("config", [tiny_swin(window_size=5), tiny_resnet(norm="BN")], ids=["swin", "resnet"])
+@pytest.mark.parametrize(
+    "config", [tiny_swin(window_size=5), tiny_resnet(norm="BN")], ids=["swin", "resnet"]
+)
 def test_state_dict_round_trip(config):
     torch.manual_seed(0)
     model = randomize_(build_backbone(config)).eval()

@@ -1,0 +1,233 @@
+"""`grefbench eval`: run a model over a split, write the prediction file, score it, keep the tables.
+
+Outputs in OUT: predictions.json.gz (grefbench-predictions/1), metrics.json, per_sentence.parquet,
+plus shards/ (finished work, for resuming). Under torchrun each rank computes its shards, rank 0
+gathers and writes; the outputs are identical to a single process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grefbench.data.catalog import image_root
+from grefbench.data.protocols import get_protocol
+from grefbench.data.split import ReferSplit, load_split
+from grefbench.errors import DatasetError, GrefbenchError, UsageError
+from grefbench.inference import distributed
+from grefbench.inference.masks import prediction_entries
+from grefbench.inference.shards import Shard, ShardStore, plan_shards
+from grefbench.io.predictions import FORMAT, parse_predictions, write_predictions
+from grefbench.io.tables import write_json, write_table
+from grefbench.provenance import provenance
+from grefbench.scoring import ScoreResult, score_predictions
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class EvalOptions:
+    """Everything `grefbench eval` takes."""
+
+    data_root: Path
+    dataset: str
+    split: str
+    out: Path
+    model: str = "rela"
+    config: str | None = None
+    weights: Path | None = None
+    text_config: Path | None = None
+    tokenizer: Path | None = None
+    protocol: str = "rela480"
+    device: str = "auto"
+    batch_size: int = 8
+    workers: int = 2
+    precision: str = "fp32"
+    shard_size: int = 256
+    restart: bool = False
+    threads: int | None = None
+    extra_provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalOutputs:
+    """What rank 0 wrote and the score."""
+
+    result: ScoreResult
+    predictions: Path
+    metrics: Path
+    per_sentence: Path
+    seconds: float
+    sentences_computed: int
+
+
+def resolve_device(device: str) -> str:
+    """"auto" is cuda when a GPU is visible, else cpu."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise UsageError(f"--device must be auto, cpu or cuda, not {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda was given but torch sees no GPU")
+    return device
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_images(split: ReferSplit) -> None:
+    """Every image of the split exists (checked up front, before any model work)."""
+    root = image_root(split.root)
+    missing = sorted({r.file_name for r in split.records if not (root / r.file_name).is_file()})
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DatasetError(f"image not found: {root / missing[0]}{more}. Expected images in {root}/")
+
+
+def _autocast(device: str, precision: str):
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    if kind == "cpu" and precision == "fp16":
+        raise UsageError("--precision fp16 needs CUDA; on CPU use fp32 or bf16")
+    return torch.autocast(kind, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def _compute_shards(model, split: ReferSplit, shards: list[Shard], store: ShardStore, options: EvalOptions,
+                    device: str, advance: Callable[[int], None]) -> None:
+    """Run the model over `shards`, saving each one as soon as its last batch is done."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from grefbench.inference.inputs import SentenceInputs, keep_batch
+    from grefbench.models.rela.text import ReferringTokenizer
+
+    if not shards:
+        return
+    image_size = int(model.config.image_size)
+    tokenizer = ReferringTokenizer(options.tokenizer, max_tokens=int(model.config.max_tokens))
+    dataset = SentenceInputs(split.records, image_root(split.root), image_size, tokenizer)
+    batches = [list(batch) for shard in shards for batch in shard.batches]
+    owner = [shard for shard in shards for _ in shard.batches]
+    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=keep_batch, num_workers=options.workers,
+                        pin_memory=device.startswith("cuda"))
+    protocol = get_protocol(options.protocol)
+    pending: dict[int, list[dict]] = {}
+    remaining = {shard.number: len(shard.batches) for shard in shards}
+    with torch.inference_mode():
+        for shard, batch in zip(owner, loader):
+            if "error" in batch:
+                raise DatasetError(batch["error"])
+            with _autocast(device, options.precision):
+                outputs = model(batch["images"].to(device, non_blocking=True), batch["lang_tokens"].to(device),
+                                batch["lang_mask"].to(device))
+            records = [split.records[i] for i in batch["indices"].tolist()]
+            pending.setdefault(shard.number, []).extend(
+                prediction_entries(outputs["ref_seg"], outputs["nt_label"], records, image_size, protocol))
+            remaining[shard.number] -= 1
+            if remaining[shard.number] == 0:
+                store.save(shard, pending.pop(shard.number))
+            advance(len(records))
+
+
+def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None = None) -> EvalOutputs | None:
+    """Evaluate; returns the outputs on rank 0 (None on other ranks)."""
+    import torch
+
+    from grefbench.models import load_model
+
+    if options.precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {options.precision!r}")
+    if options.batch_size < 1 or options.shard_size < 1 or options.workers < 0:
+        raise UsageError("--batch-size and the shard size must be positive and --workers not negative")
+    protocol = get_protocol(options.protocol)
+    device = resolve_device(options.device)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    started = time.perf_counter()
+    with distributed.process_group("cuda" if device.startswith("cuda") else "cpu") as context:
+        if device == "cuda" and context.active:
+            device = f"cuda:{context.local_rank}"
+        split = load_split(options.data_root, options.dataset, options.split)
+        check_images(split)
+        model = load_model(options.model, config=options.config, weights=options.weights,
+                           text_config=options.text_config, device=device)
+        weights_sha256 = _file_sha256(Path(options.weights)) if options.weights else None
+        model_info = {"name": options.model, "config": str(options.config) if options.config else None,
+                      "weights": str(options.weights) if options.weights else None,
+                      "weights_sha256": weights_sha256, "image_size": int(model.config.image_size)}
+        settings = {"format": FORMAT, "model": model_info, "dataset": split.dataset, "split": split.split,
+                    "protocol": protocol.name, "annotation_files": [f.sha256 for f in split.files],
+                    "batch_size": options.batch_size, "shard_size": options.shard_size,
+                    "precision": options.precision, "tokenizer": str(options.tokenizer or "")}
+
+        store = None
+        if context.is_main:
+            store = ShardStore(options.out, settings, restart=options.restart)
+        distributed.barrier(context)
+        if store is None:
+            store = ShardStore(options.out, settings)
+        shards = plan_shards(split, options.shard_size, options.batch_size)
+        mine = [s for s in shards if s.number % context.world_size == context.rank]
+        todo = [s for s in mine if store.load(s, split) is None]
+        computed = sum(len(s.positions) for s in todo)
+
+        bar = progress("evaluating", computed) if progress and context.is_main else None
+        try:
+            with bar if bar is not None else contextlib.nullcontext(lambda n=1: None) as advance:
+                _compute_shards(model, split, todo, store, options, device, advance)
+        except GrefbenchError as error:
+            if not context.active:
+                raise
+            failure: str | None = str(error)
+        else:
+            failure = None
+        if context.active:
+            # Every rank learns of any rank's failure, so none waits forever for the others.
+            failures = [f for f in distributed.gather_to_main(context, failure) or [] if f]
+            failures = distributed.broadcast_from_main(context, failures)
+            if failures:
+                raise GrefbenchError(failures[0])
+
+        entries_by_shard = {s.number: store.load(s, split) for s in mine}
+        gathered = distributed.gather_to_main(context, entries_by_shard)
+        if not context.is_main:
+            return None
+
+    by_sentence = {entry["sent_id"]: entry for part in gathered for entries in part.values() for entry in entries}
+    entries = [by_sentence[r.sent_id] for r in split.records]
+    out = Path(options.out)
+    record = provenance(dataset=split.dataset, split=split.split, protocol=protocol.name, files=split.files,
+                        command="grefbench eval", model=model_info, device=device, precision=options.precision,
+                        world_size=context.world_size, batch_size=options.batch_size, **options.extra_provenance)
+    document = {"format": FORMAT, "dataset": split.dataset, "split": split.split, "protocol": protocol.name,
+                "model": {k: v for k, v in model_info.items() if v is not None}, "provenance": record,
+                "predictions": entries}
+    predictions_path = out / "predictions.json.gz"
+    parsed = parse_predictions(predictions_path, json.loads(json.dumps(document)))
+    result = score_predictions(parsed, split, keep_per_sentence=True)
+    result.provenance.update({k: v for k, v in record.items() if k not in result.provenance})
+    write_predictions(predictions_path, dataset=split.dataset, split=split.split, protocol=protocol.name,
+                      model=document["model"], entries=entries, provenance=record)
+    metrics_path = write_json(out / "metrics.json", result.to_json())
+    table_path = write_table(out / "per_sentence.parquet", result.per_sentence(), result.provenance)
+    return EvalOutputs(result, predictions_path, metrics_path, table_path, time.perf_counter() - started, computed)
+
+
+def options_summary(options: EvalOptions) -> dict[str, Any]:
+    """The options as plain data (for logs)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
