@@ -19,21 +19,22 @@ stderr = Console(stderr=True)
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None, *, enabled: bool = True, unit: str = "items",
                  delay: float = 1.0) -> Iterator[Callable[[int], None]]:
-    """Yield `advance(n)`; a rich bar (with rate) appears only if the work lasts over `delay` seconds."""
+    """Yield `advance(n, status="")`; a rich bar (with rate and status) appears only after `delay` seconds."""
     if not enabled or not stderr.is_terminal:
-        yield lambda n=1: None
+        yield lambda n=1, status="": None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=stderr, transient=True,
+        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+        console=stderr, transient=True,
     )
-    task = progress.add_task(description, total=total, rate="")
+    task = progress.add_task(description, total=total, rate="", status="")
     started_at = time.perf_counter()
     shown = False
 
-    def advance(n: int = 1) -> None:
+    def advance(n: int = 1, status: str = "") -> None:
         nonlocal shown
         elapsed = time.perf_counter() - started_at
         if not shown and elapsed >= delay:
@@ -41,7 +42,7 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True, u
             shown = True
         done = progress.tasks[0].completed + n
         rate = f"{done / elapsed:,.1f} {unit}/s" if elapsed > 0 else ""
-        progress.update(task, advance=n, rate=rate)
+        progress.update(task, advance=n, rate=rate, **({"status": status} if status else {}))
 
     try:
         yield advance

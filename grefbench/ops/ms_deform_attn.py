@@ -160,10 +160,11 @@ def ms_deform_attn(
     """Multi-scale deformable attention; `backend` is "auto", "cpp", "cuda" or "torch".
 
     "auto" picks the CUDA kernel for GPU tensors, the C++ kernel for CPU tensors (compiling it on
-    first use, once per machine) and falls back to the PyTorch reference, with one logged warning,
-    when the kernels cannot be built. An explicit "cpp" or "cuda" raises KernelBuildError instead.
-    The compiled kernels compute in float32 or float64; half-precision inputs are computed in
-    float32 and the result cast back. Under no_grad/inference_mode nothing is saved for backward.
+    first use, then cached per torch install) and falls back to the PyTorch reference, with one
+    logged warning, when the kernels cannot be built; an explicit "cpp" or "cuda" raises
+    KernelBuildError instead. The compiled kernels compute in float32 or float64: half-precision
+    inputs are computed in float32 and the result cast to the inputs' promoted dtype. Under
+    no_grad/inference_mode nothing is saved for backward.
     """
     _validate(value, spatial_shapes, level_start_index, sampling_locations, attention_weights)
     chosen = _resolve_backend(backend, value.device)

@@ -81,15 +81,16 @@ def describe_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[str | N
 
 
 def _mismatch_hint(state_dict: Mapping[str, torch.Tensor], model: nn.Module) -> str:
-    """A sentence saying which model the checkpoint looks like when it is not the configured one."""
+    """A sentence saying which model the checkpoint looks like when it is not the configured one ("" if it is)."""
     found, description = describe_state_dict(state_dict)
     expected, _ = describe_state_dict(model.state_dict())
+    if found == expected:
+        return ""
     config_name = getattr(getattr(model, "config", None), "name", "") or "the given config"
-    if found != expected:
-        title = PRESET_TITLES.get(found, "an unknown ReLA variant") if found else "not a known ReLA"
-        hint = f" (pass config {found})" if found else ""
-        return f"; this looks like a {title} checkpoint [{description}] but config {config_name} was given{hint}"
-    return ""
+    if found is None:
+        return f"this is not a checkpoint of a known ReLA preset ({description}) and config {config_name} was given. "
+    return (f"this looks like a {PRESET_TITLES[found]} checkpoint ({description}) but config {config_name} "
+            f"was given; pass config {found}. ")
 
 
 def _listed(keys: list[str]) -> str:
@@ -116,12 +117,14 @@ def load_state_dict_strict(
             parts.append(f"missing {len(missing)} key(s): {_listed(missing)}")
         if unexpected:
             parts.append(f"unexpected {len(unexpected)} key(s): {_listed(unexpected)}")
-        raise CheckpointError(f"{source} does not fit the model: {'; '.join(parts)}{_mismatch_hint(state_dict, model)}")
+        raise CheckpointError(
+            f"{source} does not fit the model: {_mismatch_hint(state_dict, model)}{'; '.join(parts)}"
+        )
     for key, tensor in state_dict.items():
         if tensor.shape != expected[key].shape:
             raise CheckpointError(
-                f"{source}: {key} has shape {tuple(tensor.shape)} in the checkpoint but {tuple(expected[key].shape)} "
-                f"in the model{_mismatch_hint(state_dict, model)}"
+                f"{source} does not fit the model: {_mismatch_hint(state_dict, model)}{key} has shape "
+                f"{tuple(tensor.shape)} in the checkpoint but {tuple(expected[key].shape)} in the model"
             )
     model.load_state_dict(state_dict, strict=True)
 

@@ -75,6 +75,10 @@ class ReLA(nn.Module):
     no-target logits [B, 2]; the mask is `ref_seg.argmax(1)` and "no target" is
     `nt_label.argmax(1) == 1`. In training mode it returns the raw decoder outputs
     (`pred_masks`, `pred_logits`, `nt_label`) that `ReferringCriterion` takes.
+
+    Official quirks kept (see decoder.py, checkpoint.py): `lang_weight` is not loaded from
+    official checkpoints (it stays 0.0), and the language cross-attention of the decoder has no
+    padding mask.
     """
 
     def __init__(self, config: ReLAConfig, text_config: "BertConfig"):

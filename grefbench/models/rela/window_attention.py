@@ -130,7 +130,8 @@ class WindowAttention(nn.Module):
         """The additive bias `(1, heads, N, N)` shared by all windows."""
         tokens = self.window_size**2
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        return bias.view(tokens, tokens, self.num_heads).permute(2, 0, 1).unsqueeze(0)
+        # Contiguous, else SDPA materialises the broadcast mask for every window.
+        return bias.view(tokens, tokens, self.num_heads).permute(2, 0, 1).contiguous().unsqueeze(0)
 
     def forward(self, tokens: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
         """Attend within windows: normalised tokens `(B, HW, C)` to `(B, HW, C)`."""

@@ -153,7 +153,7 @@ def test_unsafe_pickles_are_refused(tmp_path):
 
     path = tmp_path / "evil.pth"
     with open(path, "wb") as handle:
-        pickle.dump({"model": {"x": object()}}, handle)
+        pickle.dump({"model": {"x": object()}}, handle, protocol=2)
     with pytest.raises(CheckpointError):
         load_model("rela", config="rela_r50", weights=path)
 

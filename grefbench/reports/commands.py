@@ -1,0 +1,158 @@
+"""Typer commands of the reports: thin wrappers over the library functions (registered by grefbench/cli.py).
+
+    grefbench analyze PRED [--data-root ROOT] [--split S] [--html OUT.html] [--csv OUT.csv]
+    grefbench compare A B [--data-root ROOT] [--split S] [--html OUT.html] [--csv OUT.csv]
+    grefbench leaderboard build [--submissions submissions/] [--out leaderboard/] [--data-root ROOT]
+    grefbench validate FOLDER     (validate_folder, called by `validate` for a folder)
+
+User errors are GrefbenchErrors (one line, exit code 2). Outputs are written only after all the
+work succeeded, each atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from grefbench.errors import UsageError
+
+leaderboard_app = typer.Typer(no_args_is_help=True, help="The static leaderboard site built from submissions/.")
+
+
+def _root(dataset: str, data_root: Optional[Path]) -> Path:
+    from grefbench.data.catalog import default_root
+
+    root = data_root or default_root(dataset)
+    if root is None:
+        raise UsageError(f"--data-root is required for dataset {dataset!r} (the folder that holds {dataset}/ and images/)")
+    return root
+
+
+def _check_suffix(path: Optional[Path], suffix: str, option: str) -> None:
+    if path is not None and path.suffix.lower() != suffix:
+        raise UsageError(f"{option} {path}: expected a {suffix} file name")
+
+
+def _breakdowns_path(csv_path: Path) -> Path:
+    return csv_path.with_name(f"{csv_path.stem}-breakdowns.csv")
+
+
+def analyze(
+    predictions: Path = typer.Argument(..., help="Prediction file (grefbench-predictions/1)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root; default: the shipped gRefShapes."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset; defaults to the file's 'dataset'."),
+    split: Optional[str] = typer.Option(None, help="Split; defaults to the file's 'split'."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Per-sentence CSV here (+ <name>-breakdowns.csv)."),
+    gallery: int = typer.Option(4, "--gallery", min=0, help="Worst sentences shown per failure class."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal summary."),
+) -> None:
+    """Classify every sentence's failure and break the metrics down by target, length, cue, size, category."""
+    from grefbench import console
+    from grefbench.data.split import load_split
+    from grefbench.io.atomic import write_text
+    from grefbench.io.predictions import read_predictions
+    from grefbench.io.tables import write_table
+    from grefbench.reports import display
+    from grefbench.reports.analysis import analyze_predictions, breakdown_frame
+    from grefbench.reports.documents import analysis_document
+    from grefbench.reports.html import analysis_page
+
+    _check_suffix(html_out, ".html", "--html")
+    _check_suffix(csv_out, ".csv", "--csv")
+    parsed = read_predictions(predictions)
+    dataset = dataset or parsed.dataset
+    loaded = load_split(_root(dataset, data_root), dataset, split or parsed.split)
+    with console.progress_bar("analyzing", None, enabled=not quiet, unit="sentences") as advance:
+        result = analyze_predictions(parsed, loaded, progress=advance)
+    document = analysis_document(result, gallery_per_class=gallery if html_out is not None else 0)
+    page = analysis_page(document) if html_out is not None else None
+    if csv_out is not None:
+        write_table(csv_out, result.frame, result.result.provenance)
+        write_table(_breakdowns_path(csv_out), breakdown_frame(result), result.result.provenance)
+    if page is not None:
+        write_text(html_out, page)
+    if not quiet:
+        display.print_analysis(document, console.stdout)
+
+
+def compare(
+    first: Path = typer.Argument(..., metavar="A", help="Prediction file of model A."),
+    second: Path = typer.Argument(..., metavar="B", help="Prediction file of model B."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root; default: the shipped gRefShapes."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset; defaults to A's 'dataset'."),
+    split: Optional[str] = typer.Option(None, help="Split; defaults to A's 'split'."),
+    resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples of the images."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Paired per-sentence CSV here."),
+    gallery: int = typer.Option(8, "--gallery", min=0, help="Largest disagreements shown."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the verdict."),
+) -> None:
+    """A vs B: metric deltas with paired bootstrap 95% intervals over images, wins per class, a verdict."""
+    from grefbench import console
+    from grefbench.data.split import load_split
+    from grefbench.io.atomic import write_text
+    from grefbench.io.predictions import read_predictions
+    from grefbench.io.tables import write_table
+    from grefbench.reports import display
+    from grefbench.reports.analysis import analyze_predictions
+    from grefbench.reports.compare import compare_analyses
+    from grefbench.reports.documents import comparison_document
+    from grefbench.reports.html import comparison_page
+
+    _check_suffix(html_out, ".html", "--html")
+    _check_suffix(csv_out, ".csv", "--csv")
+    model_a, model_b = read_predictions(first), read_predictions(second)
+    dataset = dataset or model_a.dataset
+    loaded = load_split(_root(dataset, data_root), dataset, split or model_a.split)
+    comparison = compare_analyses(analyze_predictions(model_a, loaded), analyze_predictions(model_b, loaded),
+                                  resamples=resamples, seed=seed)
+    document = comparison_document(comparison, gallery_size=gallery if html_out is not None else 0)
+    page = comparison_page(document) if html_out is not None else None
+    if csv_out is not None:
+        provenance = {**comparison.a.result.provenance, "predictions_file_b": str(second), "model_b": model_b.model}
+        write_table(csv_out, comparison.paired, provenance)
+    if page is not None:
+        write_text(html_out, page)
+    if quiet:
+        console.stdout.print(document["verdict"], markup=False, highlight=False)
+    else:
+        display.print_comparison(document, console.stdout)
+
+
+@leaderboard_app.command("build")
+def leaderboard_build(
+    submissions: Path = typer.Option(Path("submissions"), "--submissions", help="Folder of submission folders."),
+    out: Path = typer.Option(Path("leaderboard"), "--out", help="Where the site is written."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root",
+                                             help="Root of gRefCOCO/RefCOCO data (gRefShapes uses the shipped copy)."),
+    gallery: int = typer.Option(4, "--gallery", min=0, help="Worst sentences shown per failure class."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Build the static leaderboard (index + a page per submission); re-scores only what changed."""
+    from grefbench import console
+    from grefbench.reports.leaderboard import build_leaderboard
+
+    report = build_leaderboard(submissions, out, data_root=data_root, gallery_per_class=gallery,
+                               progress=None if quiet else (lambda message: console.stderr.print(message, highlight=False)))
+    for warning in report.warnings:
+        console.stderr.print(f"warning: {warning}", markup=False, highlight=False)
+    if not quiet:
+        console.stdout.print(
+            f"Built {out / 'index.html'}: {report.submissions} submissions, {report.tables} tables, "
+            f"{len(report.scored)} prediction files scored, {len(report.reused)} reused, "
+            f"{report.reported_rows} reported rows, in {report.seconds:.1f} s", markup=False, highlight=False)
+
+
+def validate_folder(folder: Path, data_root: Optional[Path] = None) -> None:
+    """Check a submission folder strictly and print what was checked (used by `grefbench validate FOLDER`)."""
+    from grefbench import console
+    from grefbench.reports.submissions import validate_submission
+
+    submission, checked = validate_submission(folder, data_root)
+    console.stdout.print(f"OK {folder}: submission {submission.name!r}", markup=False, highlight=False)
+    for line in checked:
+        console.stdout.print(f"  {line}", markup=False, highlight=False)

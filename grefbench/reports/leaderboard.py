@@ -1,0 +1,237 @@
+"""`grefbench leaderboard build`: a static site from the submission folders.
+
+    OUT/index.html                 one sortable table per dataset / split / protocol
+    OUT/submissions/<slug>.html    a page per submission: metadata, reported numbers, analysis per split
+    OUT/results.json               every row of every table, as data
+    OUT/state.json                 hashes of what each cached analysis was built from
+    OUT/cache/<slug>/*.json        the analysis documents, reused while nothing they depend on changed
+
+A prediction file is re-scored only when its bytes, the split's annotation files, the analysis
+version, the grefbench version or the gallery size change. Every file is written atomically;
+pages and caches of submissions that are gone are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import grefbench
+from grefbench.data.catalog import DATASETS
+from grefbench.errors import UsageError
+from grefbench.io.atomic import write_text
+from grefbench.io.tables import write_json
+from grefbench.reports import html
+from grefbench.reports.analysis import ANALYSIS_VERSION
+from grefbench.reports.submissions import (
+    METADATA_KEYS,
+    REPORTED_PROTOCOLS,
+    SOURCE_KEYS,
+    Submission,
+    check_prediction_file,
+    data_root_for,
+    discover_submissions,
+    load_submission,
+)
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+STATE_FORMAT = "grefbench-leaderboard-state/1"
+PAGES_DIR = "submissions"
+CACHE_DIR = "cache"
+PROTOCOL_ORDER = ("rela480", "native", "unspecified")
+assert set(PROTOCOL_ORDER) == set(REPORTED_PROTOCOLS)
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    out: Path
+    submissions: int = 0
+    scored: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    reported_rows: int = 0
+    tables: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        logger.warning("%s is unreadable; every submission is re-scored", path)
+        return {}
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or not isinstance(state.get("entries"), dict):
+        return {}
+    return state["entries"]
+
+
+def _read_cached(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) and document.get("analysis_version") == ANALYSIS_VERSION else None
+
+
+def _analyze_entry(submission: Submission, entry, split, gallery_per_class: int) -> dict[str, Any]:
+    from grefbench.reports.analysis import analyze_predictions
+    from grefbench.reports.documents import analysis_document
+
+    parsed = check_prediction_file(submission, entry, split)
+    document = analysis_document(analyze_predictions(parsed, split), gallery_per_class=gallery_per_class)
+    # The page shows where the file sits in the submission, not the builder's absolute path.
+    document["provenance"]["predictions_file"] = f"{submission.slug}/{entry.path.relative_to(submission.folder).as_posix()}"
+    return document
+
+
+def _verified_row(submission: Submission, document: dict[str, Any]) -> dict[str, Any]:
+    return {"dataset": document["dataset"], "split": document["split"], "protocol": document["protocol"],
+            "status": "verified", "metrics": document["metrics"], "source": None, "note": None}
+
+
+def _reported_row(submission: Submission, result) -> dict[str, Any]:
+    metrics = {name: result.metrics.get(name) for name in html.TABLE_METRICS}
+    metrics["num_expressions"] = None
+    return {"dataset": result.dataset, "split": result.split, "protocol": result.protocol, "status": "reported",
+            "metrics": metrics, "source": submission.source, "note": result.note}
+
+
+def _with_submission(row: dict[str, Any], submission: Submission) -> dict[str, Any]:
+    meta = submission.metadata
+    return {**row, "slug": submission.slug, "name": meta["name"], "backbone": meta.get("backbone"),
+            "training_data": meta.get("training_data"), "date": meta.get("date"),
+            "page": f"{PAGES_DIR}/{submission.slug}.html"}
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    metrics = row["metrics"]
+    giou, ciou = metrics.get("gIoU"), metrics.get("cIoU")
+    return (giou is None, -(giou or 0.0), ciou is None, -(ciou or 0.0), row["name"].lower())
+
+
+def group_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows grouped into one table per dataset / split / protocol, in catalog order, best gIoU first."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["split"], row["protocol"]), []).append(row)
+
+    def order(key: tuple[str, str, str]) -> tuple:
+        dataset, split, protocol = key
+        names = list(DATASETS)
+        splits = DATASETS[dataset].splits
+        return (names.index(dataset), splits.index(split) if split in splits else len(splits),
+                PROTOCOL_ORDER.index(protocol))
+
+    return [{"dataset": d, "split": s, "protocol": p, "title": f"{d} · {s} · protocol {p}",
+             "anchor": f"{d}-{s}-{p}".replace("+", "plus"), "rows": sorted(groups[(d, s, p)], key=_sort_key)}
+            for d, s, p in sorted(groups, key=order)]
+
+
+def _remove_stale(out: Path, slugs: set[str]) -> None:
+    pages = out / PAGES_DIR
+    if pages.is_dir():
+        for page in pages.glob("*.html"):
+            if page.stem not in slugs:
+                page.unlink()
+    cache = out / CACHE_DIR
+    if cache.is_dir():
+        for folder in cache.iterdir():
+            if folder.is_dir() and folder.name not in slugs:
+                shutil.rmtree(folder)
+
+
+def build_leaderboard(
+    submissions_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    gallery_per_class: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Build (or update) the static leaderboard site in `out_dir` from the folders in `submissions_dir`."""
+    from grefbench.data.split import load_split
+
+    started = time.perf_counter()
+    out = Path(out_dir)
+    report = BuildReport(out)
+    submissions = [load_submission(folder) for folder in discover_submissions(submissions_dir)]
+    report.submissions = len(submissions)
+    report.warnings = [w for s in submissions for w in s.warnings]
+    previous = _read_state(out / STATE_FILE)
+    entries: dict[str, Any] = {}
+    documents: dict[str, list[dict[str, Any]]] = {}
+    rows: list[dict[str, Any]] = []
+    for submission in submissions:
+        documents[submission.slug] = []
+        for entry in submission.predictions:
+            root = data_root_for(entry.dataset, data_root)
+            if root is None:
+                raise UsageError(f"submission {submission.folder}: scoring {entry.dataset} {entry.split} needs "
+                                 f"--data-root (the folder that holds {DATASETS[entry.dataset].folder}/ and images/)")
+            split = load_split(root, entry.dataset, entry.split)
+            key = f"{submission.slug}/{entry.dataset}/{entry.split}"
+            fingerprint = {
+                "predictions_sha256": _sha256(entry.path),
+                "annotations": {Path(f.path).name: f.sha256 for f in split.files},
+                "analysis_version": ANALYSIS_VERSION,
+                "grefbench_version": grefbench.__version__,
+                "gallery_per_class": gallery_per_class,
+            }
+            cache_file = Path(CACHE_DIR) / submission.slug / f"{entry.dataset}-{entry.split}.json"
+            document = None
+            if previous.get(key, {}).get("fingerprint") == fingerprint:
+                document = _read_cached(out / cache_file)
+            if document is None:
+                if progress is not None:
+                    progress(f"scoring {key}")
+                document = _analyze_entry(submission, entry, split, gallery_per_class)
+                write_json(out / cache_file, document)
+                report.scored.append(key)
+            else:
+                report.reused.append(key)
+            entries[key] = {"fingerprint": fingerprint, "cache": cache_file.as_posix()}
+            documents[submission.slug].append(document)
+            rows.append(_with_submission(_verified_row(submission, document), submission))
+        for result in submission.reported:
+            rows.append(_with_submission(_reported_row(submission, result), submission))
+            report.reported_rows += 1
+
+    tables = group_tables(rows)
+    report.tables = len(tables)
+    provenance = {"grefbench_version": grefbench.__version__, "git_commit": None}
+    for submission in submissions:
+        page = html.render("submission.html", title=submission.name, submission=submission,
+                           meta={key: submission.metadata.get(key) for key in METADATA_KEYS},
+                           source={key: (submission.source or {}).get(key) for key in SOURCE_KEYS},
+                           documents=documents[submission.slug],
+                           reported=[r for r in rows if r["slug"] == submission.slug and r["status"] == "reported"],
+                           provenance=provenance)
+        write_text(out / PAGES_DIR / f"{submission.slug}.html", page)
+    write_text(out / "index.html", html.render("index.html", title="GRES leaderboard", tables=tables,
+                                               count=len(submissions), provenance=provenance))
+    write_json(out / "results.json", {"format": "grefbench-leaderboard/1", "grefbench_version": grefbench.__version__,
+                                      "tables": tables})
+    _remove_stale(out, {s.slug for s in submissions})
+    write_json(out / STATE_FILE, {"format": STATE_FORMAT, "entries": entries})
+    report.seconds = time.perf_counter() - started
+    return report

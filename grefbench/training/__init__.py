@@ -1,0 +1,1 @@
+"""Training GRES models (`grefbench train`): data, schedule, loop, resumable state, logs."""

@@ -1,0 +1,124 @@
+"""The static leaderboard: tables, pages, escaping, links, incremental re-scoring, stale pages."""
+
+import json
+import shutil
+
+import pytest
+
+from grefbench.data import load_split
+from grefbench.errors import UsageError
+from grefbench.io.predictions import write_predictions
+from grefbench.reports.leaderboard import build_leaderboard
+from tests.builders import random_predictions, tiny_grefcoco
+from tests.reports.predictors import write_perturbed
+
+REPORTED = """source: {repository: owner/name, path: README.md, commit: 0123456789abcdef0123456789abcdef01234567}
+results:
+  - {dataset: grefshapes, split: val, protocol: rela480, cIoU: 12.5, gIoU: 13.25}
+  - {dataset: grefcoco, split: val, protocol: unspecified, cIoU: 50, gIoU: 51, note: from Table 1}
+"""
+
+
+@pytest.fixture
+def submissions(tmp_path, shapes_val):
+    root = tmp_path / "submissions"
+    verified = root / "verified-model"
+    write_perturbed(verified / "predictions" / "grefshapes" / "val.json.gz", shapes_val, quality=0.8)
+    (verified / "submission.yaml").write_text("name: Verified model\nbackbone: Swin-B\nprotocol: rela480\n")
+    reported = root / "paper-model"
+    reported.mkdir(parents=True)
+    (reported / "submission.yaml").write_text("name: Paper model\npaper: https://arxiv.org/abs/2306.00968\n")
+    (reported / "reported.yaml").write_text(REPORTED)
+    hostile = root / "hostile"
+    hostile.mkdir()
+    (hostile / "submission.yaml").write_text(
+        "name: <script>alert(1)</script>\ncode: javascript:alert(2)\npaper: https://example.org/p\n"
+        "notes: '<img src=x onerror=alert(3)>'\n")
+    (hostile / "reported.yaml").write_text(REPORTED.replace("cIoU: 12.5", "cIoU: 99"))
+    return root
+
+
+def test_build_writes_tables_and_pages(submissions, tmp_path):
+    out = tmp_path / "site"
+    report = build_leaderboard(submissions, out, gallery_per_class=1)
+    assert report.scored == ["verified-model/grefshapes/val"] and report.reused == []
+    assert report.submissions == 3 and report.reported_rows == 4
+    assert len(report.warnings) == 1 and "javascript:alert(2)" in report.warnings[0]
+    index = (out / "index.html").read_text()
+    results = json.loads((out / "results.json").read_text())
+    titles = [t["title"] for t in results["tables"]]
+    assert titles == ["grefcoco · val · protocol unspecified", "grefshapes · val · protocol rela480"]
+    shapes = results["tables"][1]["rows"]
+    assert [(r["name"], r["status"]) for r in shapes] == [("Verified model", "verified"),
+                                                          ("<script>alert(1)</script>", "reported"),
+                                                          ("Paper model", "reported")]
+    assert shapes[0]["metrics"]["num_expressions"] == 923
+    assert '<tr class="verified">' in index and '<tr class="reported">' in index
+    for page in ("verified-model", "paper-model", "hostile"):
+        assert f'href="submissions/{page}.html"' in index
+        assert (out / "submissions" / f"{page}.html").is_file()
+    verified_page = (out / "submissions" / "verified-model.html").read_text()
+    assert "Failure classes" in verified_page and "data:image/jpeg;base64," in verified_page and "<svg" in verified_page
+    paper_page = (out / "submissions" / "paper-model.html").read_text()
+    assert "owner/name" in paper_page and "0123456789abcdef0123456789abcdef01234567" in paper_page
+    assert "from Table 1" in paper_page
+
+
+def test_metadata_is_text_and_only_http_links_survive(submissions, tmp_path):
+    out = tmp_path / "site"
+    build_leaderboard(submissions, out, gallery_per_class=0)
+    for page in (out / "index.html", out / "submissions" / "hostile.html"):
+        text = page.read_text()
+        assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert "<img src=x" not in text
+        assert "javascript:" not in text
+    hostile = (out / "submissions" / "hostile.html").read_text()
+    assert 'href="https://example.org/p"' in hostile
+    assert text.count("<script>") == 1  # the page's own sorting script, nothing else
+
+
+def test_rebuilds_only_what_changed(submissions, tmp_path, shapes_val):
+    out = tmp_path / "site"
+    build_leaderboard(submissions, out, gallery_per_class=0)
+    again = build_leaderboard(submissions, out, gallery_per_class=0)
+    assert again.scored == [] and again.reused == ["verified-model/grefshapes/val"]
+    write_perturbed(submissions / "verified-model" / "predictions" / "grefshapes" / "val.json.gz", shapes_val,
+                    quality=0.6)
+    changed = build_leaderboard(submissions, out, gallery_per_class=0)
+    assert changed.scored == ["verified-model/grefshapes/val"]
+    assert build_leaderboard(submissions, out, gallery_per_class=1).scored == ["verified-model/grefshapes/val"]
+    (out / "state.json").write_text("{ not json")
+    assert build_leaderboard(submissions, out, gallery_per_class=1).scored == ["verified-model/grefshapes/val"]
+    cache = out / "cache" / "verified-model" / "grefshapes-val.json"
+    cache.write_text("[]")
+    assert build_leaderboard(submissions, out, gallery_per_class=1).scored == ["verified-model/grefshapes/val"]
+
+
+def test_changed_annotations_rescore(tmp_path):
+    data = tiny_grefcoco(tmp_path / "data")
+    split = load_split(data, "grefcoco", "val")
+    folder = tmp_path / "submissions" / "tiny"
+    write_predictions(folder / "predictions" / "grefcoco" / "val.json", dataset="grefcoco", split="val",
+                      protocol="native", model={"name": "random"}, entries=random_predictions(split, "native", 0))
+    (folder / "submission.yaml").write_text("name: Tiny\nprotocol: native\n")
+    out = tmp_path / "site"
+    with pytest.raises(UsageError, match=r"submission .*tiny: scoring grefcoco val needs --data-root"):
+        build_leaderboard(tmp_path / "submissions", out)
+    assert build_leaderboard(tmp_path / "submissions", out, data_root=data).scored == ["tiny/grefcoco/val"]
+    assert build_leaderboard(tmp_path / "submissions", out, data_root=data).scored == []
+    instances = data / "grefcoco" / "instances.json"
+    document = json.loads(instances.read_text())
+    document["info"] = {"description": "edited"}
+    instances.write_text(json.dumps(document))
+    assert build_leaderboard(tmp_path / "submissions", out, data_root=data).scored == ["tiny/grefcoco/val"]
+
+
+def test_removed_submissions_lose_their_pages(submissions, tmp_path):
+    out = tmp_path / "site"
+    build_leaderboard(submissions, out, gallery_per_class=0)
+    shutil.rmtree(submissions / "verified-model")
+    report = build_leaderboard(submissions, out, gallery_per_class=0)
+    assert report.submissions == 2
+    assert not (out / "submissions" / "verified-model.html").exists()
+    assert not (out / "cache" / "verified-model").exists()
+    assert "verified-model" not in json.loads((out / "state.json").read_text())["entries"]
