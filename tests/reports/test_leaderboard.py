@@ -12,31 +12,6 @@ from grefbench.reports.leaderboard import build_leaderboard
 from tests.builders import random_predictions, tiny_grefcoco
 from tests.reports.predictors import write_perturbed
 
-REPORTED = """source: {repository: owner/name, path: README.md, commit: 0123456789abcdef0123456789abcdef01234567}
-results:
-  - {dataset: grefshapes, split: val, protocol: rela480, cIoU: 12.5, gIoU: 13.25}
-  - {dataset: grefcoco, split: val, protocol: unspecified, cIoU: 50, gIoU: 51, note: from Table 1}
-"""
-
-
-@pytest.fixture
-def submissions(tmp_path, shapes_val):
-    root = tmp_path / "submissions"
-    verified = root / "verified-model"
-    write_perturbed(verified / "predictions" / "grefshapes" / "val.json.gz", shapes_val, quality=0.8)
-    (verified / "submission.yaml").write_text("name: Verified model\nbackbone: Swin-B\nprotocol: rela480\n")
-    reported = root / "paper-model"
-    reported.mkdir(parents=True)
-    (reported / "submission.yaml").write_text("name: Paper model\npaper: https://arxiv.org/abs/2306.00968\n")
-    (reported / "reported.yaml").write_text(REPORTED)
-    hostile = root / "hostile"
-    hostile.mkdir()
-    (hostile / "submission.yaml").write_text(
-        "name: <script>alert(1)</script>\ncode: javascript:alert(2)\npaper: https://example.org/p\n"
-        "notes: '<img src=x onerror=alert(3)>'\n")
-    (hostile / "reported.yaml").write_text(REPORTED.replace("cIoU: 12.5", "cIoU: 99"))
-    return root
-
 
 def test_build_writes_tables_and_pages(submissions, tmp_path):
     out = tmp_path / "site"
@@ -74,7 +49,7 @@ def test_metadata_is_text_and_only_http_links_survive(submissions, tmp_path):
         assert "javascript:" not in text
     hostile = (out / "submissions" / "hostile.html").read_text()
     assert 'href="https://example.org/p"' in hostile
-    assert text.count("<script>") == 1  # the page's own sorting script, nothing else
+    assert hostile.count("<script>") == 1  # the page's own sorting script, nothing else
 
 
 def test_rebuilds_only_what_changed(submissions, tmp_path, shapes_val):
