@@ -13,7 +13,8 @@ from typing import Optional
 import click
 import typer
 
-from grefbench.errors import GrefbenchError, UsageError
+from grefbench.errors import GrefbenchError
+from grefbench.reports import commands as report_commands  # imports only typer and the errors
 
 app = typer.Typer(
     add_completion=False,
@@ -25,12 +26,9 @@ app = typer.Typer(
 
 
 def _resolve_root(dataset: str, data_root: Optional[Path]) -> Path:
-    from grefbench.data.catalog import default_root
+    from grefbench.data.catalog import resolve_root
 
-    root = data_root or default_root(dataset)
-    if root is None:
-        raise UsageError(f"--data-root is required for dataset {dataset!r} (the folder that holds {dataset}/ and images/)")
-    return root
+    return resolve_root(dataset, data_root)
 
 
 @app.command()
@@ -71,12 +69,17 @@ def score(
 
 @app.command()
 def validate(
-    path: Path = typer.Argument(..., help="A prediction file."),
+    path: Path = typer.Argument(..., help="A prediction file, or a submission folder."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Also check coverage and mask sizes against the split."),
     dataset: Optional[str] = typer.Option(None, help="Dataset name; defaults to the file's 'dataset'."),
     split: Optional[str] = typer.Option(None, help="Split; defaults to the file's 'split'."),
 ) -> None:
     """Check a prediction file strictly (format, types, RLE integrity; with --data-root, coverage and sizes)."""
+    if path.is_dir():
+        from grefbench.reports.commands import validate_folder
+
+        validate_folder(path, data_root)
+        return
     from grefbench import console
     from grefbench.data.catalog import default_root
     from grefbench.data.split import load_split
@@ -109,6 +112,12 @@ def datasets() -> None:
     for spec in DATASETS.values():
         table.add_row(spec.name, ", ".join(spec.splits), spec.layout(), spec.description)
     console.stdout.print(table)
+
+
+# Reports: analysis of one prediction file, comparison of two, the static leaderboard.
+app.command("analyze")(report_commands.analyze)
+app.command("compare")(report_commands.compare)
+app.add_typer(report_commands.leaderboard_app, name="leaderboard")
 
 
 @app.command("eval")

@@ -80,3 +80,13 @@ def embedded_root() -> Path:
 def default_root(dataset: str) -> Path | None:
     """The data root used when none is given: the embedded gRefShapes for `grefshapes`, else None."""
     return embedded_root() if dataset == "grefshapes" else None
+
+
+def resolve_root(dataset: str, data_root: Path | None) -> Path:
+    """The data root to use: the given one, or the default of `dataset`; a UsageError when there is none."""
+    from grefbench.errors import UsageError
+
+    root = data_root or default_root(dataset)
+    if root is None:
+        raise UsageError(f"--data-root is required for dataset {dataset!r} (the folder that holds {dataset}/ and images/)")
+    return Path(root)

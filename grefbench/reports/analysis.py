@@ -7,9 +7,10 @@ the ones `grefbench score` would print for that subset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +18,11 @@ from grefbench.data.groundtruth import GroundTruth, load_ground_truth
 from grefbench.data.protocols import get_protocol
 from grefbench.data.split import ReferSplit, load_split
 from grefbench.io import rle
-from grefbench.io.predictions import PredictionFile, check_against_split, read_predictions
+from grefbench.io.predictions import (
+    PredictionFile,
+    check_against_split,
+    read_predictions,
+)
 from grefbench.metrics.evaluator import METRIC_NAMES, TN, GresEvaluator
 from grefbench.reports import cues
 from grefbench.reports.failure_classes import DEFINITIONS, FAILURE_CLASSES, classify

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from grefbench.metrics.evaluator import _IOU_SCALE_BITS, METRIC_NAMES, MetricState, apply_rules
+from grefbench.metrics.evaluator import (
+    _IOU_SCALE_BITS,
+    METRIC_NAMES,
+    MetricState,
+    apply_rules,
+)
 
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95

@@ -22,12 +22,9 @@ leaderboard_app = typer.Typer(no_args_is_help=True, help="The static leaderboard
 
 
 def _root(dataset: str, data_root: Optional[Path]) -> Path:
-    from grefbench.data.catalog import default_root
+    from grefbench.data.catalog import resolve_root
 
-    root = data_root or default_root(dataset)
-    if root is None:
-        raise UsageError(f"--data-root is required for dataset {dataset!r} (the folder that holds {dataset}/ and images/)")
-    return root
+    return resolve_root(dataset, data_root)
 
 
 def _check_suffix(path: Optional[Path], suffix: str, option: str) -> None:
@@ -67,7 +64,8 @@ def analyze(
     loaded = load_split(_root(dataset, data_root), dataset, split or parsed.split)
     with console.progress_bar("analyzing", None, enabled=not quiet, unit="sentences") as advance:
         result = analyze_predictions(parsed, loaded, progress=advance)
-    document = analysis_document(result, gallery_per_class=gallery if html_out is not None else 0)
+    document = analysis_document(result, gallery_per_class=gallery if html_out is not None else 0,
+                                 with_plots=html_out is not None)
     page = analysis_page(document) if html_out is not None else None
     if csv_out is not None:
         write_table(csv_out, result.frame, result.result.provenance)

@@ -15,7 +15,13 @@ from grefbench.data.split import load_split
 from grefbench.errors import UsageError
 from grefbench.io.predictions import read_predictions
 from grefbench.reports.analysis import Analysis, analyze_predictions
-from grefbench.reports.bootstrap import DEFAULT_RESAMPLES, PairedBootstrap, image_states, paired_bootstrap, verdict
+from grefbench.reports.bootstrap import (
+    DEFAULT_RESAMPLES,
+    PairedBootstrap,
+    image_states,
+    paired_bootstrap,
+    verdict,
+)
 from grefbench.reports.failure_classes import FAILURE_CLASSES
 
 if TYPE_CHECKING:

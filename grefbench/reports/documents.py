@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from grefbench.metrics.evaluator import TN, FP
+from grefbench.metrics.evaluator import FP, TN
 from grefbench.reports import gallery, plots
 from grefbench.reports.analysis import ANALYSIS_VERSION, BREAKDOWN_TITLES, Analysis
 from grefbench.reports.compare import Comparison
@@ -43,8 +43,9 @@ def _breakdown_plot(rows: list[dict[str, Any]], title: str) -> str:
     return plots.grouped_bars(groups, {"gIoU": [r["gIoU"] for r in rows], "cIoU": [r["cIoU"] for r in rows]}, title)
 
 
-def analysis_document(analysis: Analysis, *, gallery_per_class: int = 4) -> dict[str, Any]:
-    """Metrics, failure classes, breakdowns, plots and gallery of one analysis."""
+def analysis_document(analysis: Analysis, *, gallery_per_class: int = 4, with_plots: bool = True) -> dict[str, Any]:
+    """Metrics, failure classes, breakdowns, plots and gallery of one analysis (the terminal needs neither
+    plots nor gallery: `with_plots=False`, `gallery_per_class=0`)."""
     result = analysis.result
     predictions = analysis.predictions
     classes = analysis.class_counts()
@@ -54,7 +55,7 @@ def analysis_document(analysis: Analysis, *, gallery_per_class: int = 4) -> dict
     codes = frame["outcome"].cat.codes.to_numpy()
     target_ious = frame["iou"].to_numpy()[(codes == TN) | (codes == FP)]
     model_name = predictions.model["name"]
-    figures = {
+    figures = {} if not with_plots else {
         "classes": plots.class_distribution(list(FAILURE_CLASSES), classes["count"].tolist(), "Failure classes"),
         "iou": plots.iou_histogram(target_ious.tolist(), "IoU of target expressions"),
         **{key: _breakdown_plot(breakdowns[key]["rows"], BREAKDOWN_TITLES[key])

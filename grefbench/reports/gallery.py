@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -55,11 +56,14 @@ def _overlay(base: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -
     out = base.astype(np.float32)
     fill = mask.astype(bool)
     out[fill] = out[fill] * (1 - _ALPHA) + np.asarray(colour, dtype=np.float32) * _ALPHA
-    inner = fill.copy()
-    inner[1:, :] &= fill[:-1, :]
-    inner[:-1, :] &= fill[1:, :]
-    inner[:, 1:] &= fill[:, :-1]
-    inner[:, :-1] &= fill[:, 1:]
+    inner = fill
+    for _ in range(2):  # a 2-pixel outline stays visible on small thumbnails
+        shrunk = inner.copy()
+        shrunk[1:, :] &= inner[:-1, :]
+        shrunk[:-1, :] &= inner[1:, :]
+        shrunk[:, 1:] &= inner[:, :-1]
+        shrunk[:, :-1] &= inner[:, 1:]
+        inner = shrunk
     out[fill & ~inner] = colour
     return out.astype(np.uint8)
 

@@ -7,8 +7,8 @@ target is what counts: |pred ∩ (inst \\ gt)| = |pred ∩ (inst ∪ gt)| - |pre
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 _SVG_START = re.compile(r"<svg\b")
 _INK = "#333333"

@@ -45,7 +45,7 @@ def test_leaderboard_in_a_browser(submissions, tmp_path, browser_page):
     build_leaderboard(submissions, out, gallery_per_class=1)
     page.goto((out / "index.html").as_uri())
     table = page.locator("table[data-dataset='grefshapes'][data-split='val']")
-    names = lambda: table.locator("tbody tr td:first-child").all_inner_texts()  # noqa: E731
+    names = lambda: table.locator("tbody tr td:first-child").all_inner_texts()
     assert names() == ["Verified model", "<script>alert(1)</script>", "Paper model"]  # built in gIoU order
 
     table.locator("th[data-metric='cIoU'] button").click()

@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from grefbench.errors import SubmissionError
-from grefbench.reports.submissions import discover_submissions, load_submission, safe_link, validate_submission
+from grefbench.reports.submissions import (
+    discover_submissions,
+    load_submission,
+    safe_link,
+    validate_submission,
+)
 from tests.reports.predictors import write_perturbed
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -8,7 +8,11 @@ from typing import Any, Mapping
 import torch
 
 from grefbench.errors import CheckpointError, UsageError
-from grefbench.models.rela.checkpoint import describe_state_dict, load_state_dict_strict, read_checkpoint
+from grefbench.models.rela.checkpoint import (
+    describe_state_dict,
+    load_state_dict_strict,
+    read_checkpoint,
+)
 from grefbench.models.rela.config import ReLAConfig, config_from_dict, load_config
 from grefbench.models.rela.presets import PRESETS
 from grefbench.models.rela.text import (
@@ -17,6 +21,7 @@ from grefbench.models.rela.text import (
     text_config_for,
     text_config_from_state_dict,
 )
+from grefbench.models.rela.text_weights import pretrained_text
 
 
 def build_rela(
@@ -26,6 +31,7 @@ def build_rela(
     text_config: "str | os.PathLike | Mapping[str, Any] | None" = None,
     device: str | torch.device = "cpu",
     load_lang_weight: bool = False,
+    text_weights: str | None = None,
 ) -> torch.nn.Module:
     """An eval-mode ReLA: `config` a preset / yaml / ReLAConfig, `weights` an official `model_final.pth`.
 
@@ -33,6 +39,10 @@ def build_rela(
     checkpoint's backbone identifies. The text encoder's shape comes from `text_config` (a BERT
     config.json or dict), else the checkpoint (stored config, or inferred from its tensors with
     heads = width / 64), else REFERRING.BERT_TYPE. Loading is strict (see `checkpoint.py`).
+
+    `text_weights` names a pretrained text encoder that ships with a package (see
+    `text_weights.py`) to start from; a checkpoint saved without its text encoder names its
+    source itself, and the tensors come from there.
     """
     from grefbench.models.rela.model import ReLA
 
@@ -53,7 +63,13 @@ def build_rela(
     else:
         raise UsageError(f"model 'rela' needs a config (one of {', '.join(PRESETS)} or a yaml path) or weights")
 
-    if text_config is not None:
+    source_name = text_weights or (checkpoint or {}).get("text_encoder_source")
+    text_state: dict[str, torch.Tensor] = {}
+    if source_name is not None:
+        text, text_state = pretrained_text(str(source_name))
+        if text_config is not None:
+            raise UsageError("give either a text config or pretrained text weights, not both")
+    elif text_config is not None:
         text = read_text_config(text_config)
     elif checkpoint is not None and isinstance(checkpoint.get("text_config"), Mapping):
         text = make_text_config(checkpoint["text_config"])
@@ -63,8 +79,17 @@ def build_rela(
         text = text_config_for(resolved.bert_type)
 
     model = ReLA(resolved, text)
+    model.text_encoder_source = source_name
     if checkpoint is not None:
-        load_state_dict_strict(model, checkpoint["model"], source=source, load_lang_weight=load_lang_weight)
+        state = checkpoint["model"]
+        if checkpoint.get("text_encoder_source") is not None:
+            overlap = [k for k in state if k.startswith("text_encoder.")]
+            if overlap:
+                raise CheckpointError(f"{source} names a text-encoder source but also holds {overlap[0]}")
+            state = {**state, **text_state}
+        load_state_dict_strict(model, state, source=source, load_lang_weight=load_lang_weight)
+    elif text_state:
+        model.load_state_dict({**model.state_dict(), **text_state}, strict=True)
     return model.to(_device(device)).eval()
 
 

@@ -129,13 +129,23 @@ def load_state_dict_strict(
     model.load_state_dict(state_dict, strict=True)
 
 
-def save_checkpoint(model: nn.Module, path: str | os.PathLike) -> None:
-    """Write `model` as `{"model": state_dict, "text_config": ..., "grefbench_config": ...}` atomically."""
+def save_checkpoint(model: nn.Module, path: str | os.PathLike, *, include_text_encoder: bool = True) -> None:
+    """Write `model` as `{"model": state_dict, "text_config": ..., "grefbench_config": ...}` atomically.
+
+    With `include_text_encoder=False` (only for a model whose text encoder came, unchanged, from a
+    packaged source) the `text_encoder.*` tensors are left out and the source is named instead.
+    """
     from grefbench.models.rela.config import config_to_dict
     from grefbench.models.rela.text import text_config_dict
 
     state_dict = {key: tensor.detach().cpu() for key, tensor in model.state_dict().items()}
     content: dict[str, Any] = {"model": state_dict}
+    source = getattr(model, "text_encoder_source", None)
+    if not include_text_encoder:
+        if source is None:
+            raise ValueError("the text encoder can only be left out when it comes from a packaged source")
+        content["model"] = {k: v for k, v in state_dict.items() if not k.startswith("text_encoder.")}
+        content["text_encoder_source"] = source
     if getattr(model, "text_config", None) is not None:
         content["text_config"] = text_config_dict(model.text_config)
     if getattr(model, "config", None) is not None:
