@@ -181,6 +181,77 @@ def models() -> None:
     console.stdout.print(table)
 
 
+@app.command("train")
+def train_command(
+    config: str = typer.Option(..., "--config", help="Preset (e.g. rela_tiny) or official yaml."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
+    split: str = typer.Option("train", "--split"),
+    val_split: Optional[str] = typer.Option("val", "--val-split", help="Validated periodically; '' for none."),
+    out: Path = typer.Option(..., "--out", help="Output folder (checkpoints, logs, model_final.pth)."),
+    model: str = typer.Option("rela", "--model"),
+    init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from these weights."),
+    text_weights: Optional[str] = typer.Option(None, "--text-weights", help="Packaged pretrained text encoder (minilm-l6)."),
+    freeze_text: bool = typer.Option(False, "--freeze-text", help="Keep the text encoder fixed."),
+    steps: int = typer.Option(1000, "--steps"),
+    batch_size: int = typer.Option(8, "--batch-size", help="Per process."),
+    lr: float = typer.Option(1e-4, "--lr"),
+    weight_decay: float = typer.Option(0.05, "--weight-decay"),
+    warmup: int = typer.Option(100, "--warmup"),
+    decay: str = typer.Option("cosine", "--decay", help="cosine, poly or constant."),
+    clip: float = typer.Option(1.0, "--clip", help="Gradient-norm clipping (0: off)."),
+    backbone_lr_multiplier: float = typer.Option(1.0, "--backbone-lr-multiplier"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (AMP on CUDA)."),
+    device: str = typer.Option("auto", "--device"),
+    workers: int = typer.Option(2, "--workers"),
+    seed: int = typer.Option(0, "--seed"),
+    log_every: int = typer.Option(20, "--log-every"),
+    eval_every: int = typer.Option(500, "--eval-every", help="Steps between validations (0: only at the end)."),
+    eval_limit: int = typer.Option(300, "--eval-limit", help="Sentences scored per periodic validation."),
+    checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train a model (AdamW, warm-up + decay, clipping, official ReLA loss); resumes from OUT/checkpoints."""
+    from grefbench import console
+    from grefbench.training.loop import TrainOptions, train
+
+    dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
+    if data_root is None and dataset != "grefshapes":
+        raise UsageError(f"--data-root is required for dataset {dataset!r}")
+    if data_root is None:
+        raise UsageError("--data-root is required: the shipped gRefShapes has no train split; make one with "
+                         "`grefbench data synth --out DIR`")
+    options = TrainOptions(
+        data_root=data_root, dataset=dataset, out=out, config=config, split=split, val_split=val_split or None,
+        model=model, text_weights=text_weights, freeze_text=freeze_text, init_weights=init_weights, steps=steps,
+        batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, decay=decay, clip=clip,
+        backbone_lr_multiplier=backbone_lr_multiplier, precision=precision, device=device, workers=workers,
+        seed=seed, log_every=log_every, eval_every=eval_every, eval_limit=eval_limit,
+        checkpoint_every=checkpoint_every, threads=threads,
+    )
+    final = train(options, progress=lambda what, total: console.progress_bar(what, total, enabled=not quiet,
+                                                                            unit="steps"))
+    if final is not None and not quiet:
+        console.stdout.print(f"wrote {final} and the training log in {out}", markup=False, highlight=False)
+
+
+kernels_app = typer.Typer(no_args_is_help=True, help="The compiled multi-scale deformable attention kernels.")
+app.add_typer(kernels_app, name="kernels")
+
+
+@kernels_app.command("build")
+def kernels_build(verbose: bool = typer.Option(False, "--verbose")) -> None:
+    """Compile (or find in the cache) the C++/CUDA kernels for this machine; say where they are."""
+    from grefbench import console
+    from grefbench.ops.build import available_backends, build_kernels
+
+    result = build_kernels(verbose=verbose)
+    how = "compiled" if result.compiled else "found in the cache"
+    console.stdout.print(f"{result.device} kernels {how} in {result.seconds:.1f} s: {result.library}\n"
+                         f"backends available: {', '.join(available_backends())}", markup=False, highlight=False)
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: generate the gRefShapes benchmark.")
 app.add_typer(data_app, name="data")
 

@@ -108,10 +108,13 @@ class GroundTruth:
     areas: dict[int, int]
 
 
-def build_ground_truth(split: ReferSplit, protocol: Protocol, progress: Callable[[int], None] | None = None) -> GroundTruth:
-    """Rasterise every ref's target mask (no cache)."""
+def build_ground_truth(split: ReferSplit, protocol: Protocol, progress: Callable[[int], None] | None = None,
+                       only: set[int] | None = None) -> GroundTruth:
+    """Rasterise every ref's target mask, or only those of the refs in `only` (no cache)."""
     rles: dict[int, dict] = {}
     for ref_id, record in split.ref_records().items():
+        if only is not None and ref_id not in only:
+            continue
         rles[ref_id] = target_rle(split, record.ann_ids, record.height, record.width, protocol)
         if progress is not None:
             progress(1)
@@ -143,7 +146,7 @@ def _save(path: Path, truth: GroundTruth) -> None:
                      offsets=offsets, counts=counts, areas=areas)
 
 
-def _load(path: Path, protocol: str, expected_refs: set[int]) -> GroundTruth | None:
+def _load(path: Path, protocol: str) -> GroundTruth | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             if int(data["version"][0]) != GROUND_TRUTH_VERSION:
@@ -155,7 +158,7 @@ def _load(path: Path, protocol: str, expected_refs: set[int]) -> GroundTruth | N
             areas = data["areas"].tolist()
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
-    if set(ref_ids) != expected_refs or len(sizes) != len(ref_ids) or len(offsets) != len(ref_ids) + 1:
+    if len(sizes) != len(ref_ids) or len(offsets) != len(ref_ids) + 1:
         return None
     bounds = offsets.tolist()
     if bounds[-1] != len(counts):
@@ -177,22 +180,28 @@ def load_ground_truth(
 ) -> GroundTruth:
     """Ground truth of `split` under `protocol`, from the on-disk cache when it is fresh.
 
-    A stale cache has another name (the key hashes the annotation files); a corrupt or foreign one
-    is rebuilt and replaced atomically.
+    A stale cache has another name (the key hashes the annotation files); a corrupt one is
+    rebuilt. Refs missing from the cache (it may have been made for part of the split) are
+    rasterised and added; the file is replaced atomically.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     if not use_cache:
         return build_ground_truth(split, protocol, progress)
     path = cache_path(split, protocol, cache_dir)
     expected = {record.ref_id for record in split.records}
-    if path.is_file():
-        cached = _load(path, protocol.name, expected)
-        if cached is not None:
-            return cached
-        logger.warning("ground-truth cache %s is corrupt or stale; rebuilding it", path)
-    truth = build_ground_truth(split, protocol, progress)
-    try:
-        _save(path, truth)
-    except OSError as error:
-        logger.warning("could not write the ground-truth cache %s: %s", path, error)
-    return truth
+    cached = _load(path, protocol.name) if path.is_file() else None
+    if path.is_file() and cached is None:
+        logger.warning("ground-truth cache %s is corrupt; rebuilding it", path)
+    cached = cached or GroundTruth(protocol.name, {}, {})
+    missing = expected - cached.rles.keys()
+    if missing:
+        built = build_ground_truth(split, protocol, progress, only=missing)
+        cached.rles.update(built.rles)
+        cached.areas.update(built.areas)
+        try:
+            _save(path, cached)
+        except OSError as error:
+            logger.warning("could not write the ground-truth cache %s: %s", path, error)
+    if len(cached.rles) == len(expected):
+        return cached
+    return GroundTruth(protocol.name, {r: cached.rles[r] for r in expected}, {r: cached.areas[r] for r in expected})

@@ -34,7 +34,7 @@ MODELS: dict[str, ModelSpec] = {
     "rela": ModelSpec(
         name="rela",
         summary="ReLA (henghuiding/ReLA, CVPR 2023) with official checkpoints: ResNet-50, Swin-T, Swin-B",
-        presets=("rela_r50", "rela_swin_t", "rela_swin_b"),
+        presets=("rela_r50", "rela_swin_t", "rela_swin_b", "rela_tiny"),
         build=_build_rela,
     ),
 }

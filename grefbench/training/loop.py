@@ -255,5 +255,8 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         if not context.is_main:
             return None
     final = out / "model_final.pth"
-    save_checkpoint(model, final, include_text_encoder=options.text_weights is None or not options.freeze_text)
+    # A frozen text encoder that came from a package stays out of the checkpoint (loading takes it
+    # from the package again), which keeps a small model's weights small.
+    packaged = getattr(model, "text_encoder_source", None) is not None
+    save_checkpoint(model, final, include_text_encoder=not (packaged and options.freeze_text))
     return final

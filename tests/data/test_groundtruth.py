@@ -83,3 +83,16 @@ def test_corrupt_cache_is_rebuilt(root, tmp_path, damage):
     assert load_ground_truth(split, "native", cache_dir=cache).rles == good.rles
     assert path.read_bytes() == data  # rewritten whole
     assert [p.name for p in cache.iterdir()] == [path.name]  # no temporary files left
+
+
+def test_cache_made_for_part_of_a_split_serves_and_grows(root, tmp_path):
+    import dataclasses
+
+    cache = tmp_path / "cache"
+    split = load_split(root, "grefcoco", "val")
+    part = dataclasses.replace(split, records=split.records[:2])
+    assert set(load_ground_truth(part, "native", cache_dir=cache).rles) == {100}
+    full = load_ground_truth(split, "native", cache_dir=cache)
+    assert set(full.rles) == {r.ref_id for r in split.records}
+    assert full.rles == load_ground_truth(split, "native", use_cache=False).rles
+    assert set(load_ground_truth(part, "native", cache_dir=cache).rles) == {100}

@@ -21,7 +21,7 @@ from grefbench.models.rela.text import (
     text_config_for,
     text_config_from_state_dict,
 )
-from grefbench.models.rela.text_weights import pretrained_text
+from grefbench.models.rela.text_weights import SOURCES, pretrained_text
 
 
 def build_rela(
@@ -64,6 +64,8 @@ def build_rela(
         raise UsageError(f"model 'rela' needs a config (one of {', '.join(PRESETS)} or a yaml path) or weights")
 
     source_name = text_weights or (checkpoint or {}).get("text_encoder_source")
+    if source_name is None and checkpoint is None and text_config is None and resolved.bert_type in SOURCES:
+        source_name = resolved.bert_type  # e.g. rela_tiny: REFERRING.BERT_TYPE "minilm-l6"
     text_state: dict[str, torch.Tensor] = {}
     if source_name is not None:
         text, text_state = pretrained_text(str(source_name))

