@@ -13,8 +13,10 @@ from typing import Optional
 import click
 import typer
 
-from grefbench.errors import GrefbenchError
-from grefbench.reports import commands as report_commands  # imports only typer and the errors
+from grefbench.errors import GrefbenchError, UsageError
+from grefbench.reports import (
+    commands as report_commands,  # imports only typer and the errors
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -217,11 +219,9 @@ def train_command(
     from grefbench.training.loop import TrainOptions, train
 
     dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
-    if data_root is None and dataset != "grefshapes":
-        raise UsageError(f"--data-root is required for dataset {dataset!r}")
     if data_root is None:
-        raise UsageError("--data-root is required: the shipped gRefShapes has no train split; make one with "
-                         "`grefbench data synth --out DIR`")
+        raise UsageError("--data-root is required (the shipped gRefShapes has no train split; make one with "
+                         "`grefbench data synth --out DIR`)")
     options = TrainOptions(
         data_root=data_root, dataset=dataset, out=out, config=config, split=split, val_split=val_split or None,
         model=model, text_weights=text_weights, freeze_text=freeze_text, init_weights=init_weights, steps=steps,

@@ -23,7 +23,13 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True, u
     if not enabled or not stderr.is_terminal:
         yield lambda n=1, status="": None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -61,10 +67,12 @@ def _format(value: Any) -> str:
 
 def metrics_table(title: str, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None) -> Table:
     """One row for the overall metrics and one per target kind."""
-    table = Table(title=title, title_justify="left")
+    from rich import box
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("subset", style="bold", no_wrap=True, min_width=9)
     for name in METRIC_NAMES:
-        table.add_column(name if name != "num_expressions" else "#expr", justify="right")
+        table.add_column(name if name != "num_expressions" else "#expr", justify="right", no_wrap=True)
     table.add_row("all", *(_format(metrics.get(name)) for name in METRIC_NAMES))
     for kind, values in (breakdown or {}).items():
         table.add_row(kind, *(_format(values.get(name)) for name in METRIC_NAMES))

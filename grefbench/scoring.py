@@ -15,8 +15,17 @@ import numpy as np
 from grefbench.data.groundtruth import GroundTruth, load_ground_truth
 from grefbench.data.split import ReferSplit, load_split
 from grefbench.io import rle
-from grefbench.io.predictions import PredictionFile, check_against_split, read_predictions
-from grefbench.metrics.evaluator import OUTCOME_NAMES, TARGET_KINDS, GresEvaluator, target_kind
+from grefbench.io.predictions import (
+    PredictionFile,
+    check_against_split,
+    read_predictions,
+)
+from grefbench.metrics.evaluator import (
+    OUTCOME_NAMES,
+    TARGET_KINDS,
+    GresEvaluator,
+    target_kind,
+)
 from grefbench.provenance import provenance
 
 if TYPE_CHECKING:

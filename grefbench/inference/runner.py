@@ -8,7 +8,6 @@ gathers and writes; the outputs are identical to a single process.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ from grefbench.inference.masks import prediction_entries
 from grefbench.inference.shards import Shard, ShardStore, plan_shards
 from grefbench.io.predictions import FORMAT, parse_predictions, write_predictions
 from grefbench.io.tables import write_json, write_table
-from grefbench.provenance import provenance
+from grefbench.provenance import file_sha256, provenance
 from grefbench.scoring import ScoreResult, score_predictions
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -77,14 +76,6 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda was given but torch sees no GPU")
     return device
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_images(split: ReferSplit) -> None:
@@ -166,7 +157,7 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
         check_images(split)
         model = load_model(options.model, config=options.config, weights=options.weights,
                            text_config=options.text_config, device=device)
-        weights_sha256 = _file_sha256(Path(options.weights)) if options.weights else None
+        weights_sha256 = file_sha256(options.weights) if options.weights else None
         model_info = {"name": options.model, "config": str(options.config) if options.config else None,
                       "weights": str(options.weights) if options.weights else None,
                       "weights_sha256": weights_sha256, "image_size": int(model.config.image_size)}

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from grefbench.models.registry import MODELS, ModelSpec, get_model_spec, list_models, load_model
+from grefbench.models.registry import (
+    MODELS,
+    ModelSpec,
+    get_model_spec,
+    list_models,
+    load_model,
+)
 
 
 def save_checkpoint(model: Any, path: Any) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from grefbench.errors import UsageError
+from grefbench.models.rela.presets import PRESETS as RELA_PRESETS  # plain data, no torch
 
 
 def _build_rela(**options: Any) -> Any:
@@ -34,7 +35,7 @@ MODELS: dict[str, ModelSpec] = {
     "rela": ModelSpec(
         name="rela",
         summary="ReLA (henghuiding/ReLA, CVPR 2023) with official checkpoints: ResNet-50, Swin-T, Swin-B",
-        presets=("rela_r50", "rela_swin_t", "rela_swin_b", "rela_tiny"),
+        presets=tuple(RELA_PRESETS),
         build=_build_rela,
     ),
 }

@@ -13,7 +13,6 @@ pages and caches of submissions that are gone are removed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -28,6 +27,7 @@ from grefbench.data.catalog import DATASETS
 from grefbench.errors import UsageError
 from grefbench.io.atomic import write_text
 from grefbench.io.tables import write_json
+from grefbench.provenance import file_sha256
 from grefbench.reports import html
 from grefbench.reports.analysis import ANALYSIS_VERSION
 from grefbench.reports.submissions import (
@@ -63,14 +63,6 @@ class BuildReport:
     tables: int = 0
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_state(path: Path) -> dict[str, Any]:
@@ -192,7 +184,7 @@ def build_leaderboard(
             split = load_split(root, entry.dataset, entry.split)
             key = f"{submission.slug}/{entry.dataset}/{entry.split}"
             fingerprint = {
-                "predictions_sha256": _sha256(entry.path),
+                "predictions_sha256": file_sha256(entry.path),
                 "annotations": {Path(f.path).name: f.sha256 for f in split.files},
                 "analysis_version": ANALYSIS_VERSION,
                 "grefbench_version": grefbench.__version__,

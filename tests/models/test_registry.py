@@ -14,7 +14,7 @@ from grefbench.models import MODELS, get_model_spec, list_models, load_model
 def test_rela_is_registered_with_its_presets():
     assert "rela" in list_models()
     assert list_models() == sorted(MODELS)
-    assert get_model_spec("rela").presets == ("rela_r50", "rela_swin_t", "rela_swin_b")
+    assert get_model_spec("rela").presets == ("rela_r50", "rela_swin_t", "rela_swin_b", "rela_tiny")
 
 
 def test_unknown_names_suggest_close_ones():

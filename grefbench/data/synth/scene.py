@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from grefbench.data.synth import geometry, shapes
-from grefbench.data.synth.attributes import COLOURS, NOVEL_PAIRS, SHAPES, SIZE_RADIUS, SIZE_WEIGHTS, SIZES, is_novel
+from grefbench.data.synth.attributes import (
+    COLOURS,
+    NOVEL_PAIRS,
+    SHAPES,
+    SIZE_RADIUS,
+    SIZE_WEIGHTS,
+    SIZES,
+    is_novel,
+)
 
 MIN_OBJECTS, MAX_OBJECTS = 3, 8
 MIN_VISIBLE_SHARE = 0.6  # every object keeps at least this share of its area visible

@@ -14,7 +14,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from grefbench.data.synth.attributes import CATEGORY_IDS, COLOURS, NOVEL_PAIRS, SIZE_RADIUS, SPLITS, SUPERCATEGORY
+from grefbench.data.synth.attributes import (
+    CATEGORY_IDS,
+    COLOURS,
+    NOVEL_PAIRS,
+    SIZE_RADIUS,
+    SPLITS,
+    SUPERCATEGORY,
+)
 from grefbench.data.synth.records import MAX_IMAGES_PER_SPLIT, build_image
 from grefbench.data.synth.render import encode_jpeg
 from grefbench.data.synth.sidecar import SCENES_FILE, scenes_document

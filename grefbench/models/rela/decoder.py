@@ -21,7 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grefbench.models.rela.attention import MLP, CrossAttentionBlock, FeedForwardBlock, SelfAttentionBlock
+from grefbench.models.rela.attention import (
+    MLP,
+    CrossAttentionBlock,
+    FeedForwardBlock,
+    SelfAttentionBlock,
+)
 from grefbench.models.rela.position_encoding import sine_position_encoding
 
 NUM_SCALES = 3
