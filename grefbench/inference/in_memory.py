@@ -46,7 +46,8 @@ def evaluate_model(model, split: ReferSplit, *, protocol: str = "rela480", batch
     tokenizer = tokenizer or ReferringTokenizer(max_tokens=int(model.config.max_tokens))
     dataset = SentenceInputs(split.records, image_root(split.root), image_size, tokenizer)
     batches = [list(range(i, min(i + batch_size, len(split.records)))) for i in range(0, len(split.records), batch_size)]
-    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=keep_batch, num_workers=workers)
+    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=keep_batch, num_workers=workers,
+                        generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
     resolved = get_protocol(protocol)
     entries: list[dict] = []
     was_training = model.training

@@ -183,8 +183,11 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
 
         batches = EpochBatches(len(samples), options.batch_size, options.seed, start, options.steps,
                                context.rank, context.world_size)
+        # Its own generator: a loader drawing its base seed from the global RNG would shift the
+        # restored RNG of a resumed run.
         loader = torch.utils.data.DataLoader(samples, batch_sampler=batches, collate_fn=keep_batch,
-                                             num_workers=options.workers, pin_memory=use_cuda)
+                                             num_workers=options.workers, pin_memory=use_cuda,
+                                             generator=torch.Generator().manual_seed(options.seed))
         autocast = (torch.autocast("cuda" if use_cuda else "cpu",
                                    dtype=torch.bfloat16 if options.precision == "bf16" else torch.float16)
                     if options.precision != "fp32" else contextlib.nullcontext())
@@ -201,9 +204,10 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
 
         def checkpoint(step: int) -> None:
             if context.is_main:
+                # Log first: a resumed run drops log rows past its state's step, never the reverse.
+                log.save()
                 save_state(state_path, model=model, optimizer=optimizer, scaler=scaler, step=step,
                            settings=options.recipe())
-                log.save()
 
         _set_train_mode(model, options.freeze_text)
         bar = progress("training", options.steps - start) if progress and context.is_main else None

@@ -1,0 +1,94 @@
+"""`grefbench train`: the recipe runs, resumes, saves what load_model reads; DDP under torchrun."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from grefbench.data.catalog import embedded_root
+from grefbench.models import load_model
+from grefbench.training.loop import EpochBatches, TrainOptions, train
+from grefbench.training.schedule import learning_rate_factor
+
+
+def _options(out, **changes):
+    values = dict(data_root=embedded_root(), dataset="grefshapes", out=out, config="rela_tiny", split="testB",
+                  val_split="testA", freeze_text=True, steps=4, batch_size=2, lr=5e-4, warmup=2, workers=0,
+                  log_every=1, eval_every=2, eval_limit=4, checkpoint_every=2, threads=1)
+    values.update(changes)
+    return TrainOptions(**values)
+
+
+def test_recipe_trains_logs_and_saves_a_loadable_model(tmp_path):
+    final = train(_options(tmp_path / "run"))
+    rows = json.loads((tmp_path / "run" / "training_log.json").read_text())["rows"]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert len(losses) == 4 and all(loss > 0 for loss in losses)
+    assert [r["step"] for r in rows if "val_gIoU" in r] == [2, 4]
+    assert (tmp_path / "run" / "loss_curve.svg").read_text().startswith("<?xml")
+    assert (tmp_path / "run" / "training_log.csv").read_text().startswith("step,loss,lr")
+    # The frozen packaged text encoder is left out of the checkpoint and comes back on load.
+    content = torch.load(final, weights_only=True)
+    assert content["text_encoder_source"] == "minilm-l6"
+    assert not any(k.startswith("text_encoder.") for k in content["model"])
+    assert final.stat().st_size < 20e6
+    model = load_model("rela", weights=final)
+    trained = torch.load(tmp_path / "run" / "checkpoints" / "last.pth", weights_only=True)["model"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items() if k != "sem_seg_head.predictor.lang_weight")
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    from grefbench.training import loop
+
+    straight = train(_options(tmp_path / "straight"))
+    original = loop.save_state
+
+    def killed_after_saving(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_state", killed_after_saving)
+    with pytest.raises(KeyboardInterrupt):
+        train(_options(tmp_path / "resumed"))
+    monkeypatch.setattr(loop, "save_state", original)
+    assert not (tmp_path / "resumed" / "model_final.pth").exists()
+    resumed = train(_options(tmp_path / "resumed"))
+    rows = json.loads((tmp_path / "resumed" / "training_log.json").read_text())["rows"]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]
+    a = torch.load(straight, weights_only=True)["model"]
+    b = torch.load(resumed, weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
+
+
+def test_batches_depend_only_on_seed_and_step():
+    whole = list(EpochBatches(10, 2, seed=3, start=0, stop=12))
+    assert list(EpochBatches(10, 2, seed=3, start=7, stop=12)) == whole[7:]
+    assert sorted(i for batch in whole[:5] for i in batch) == list(range(10))  # one epoch covers all
+    ranks = [list(EpochBatches(10, 2, seed=3, start=0, stop=5, rank=r, world=2)) for r in (0, 1)]
+    assert all(sorted(a + b) == sorted(set(a + b)) for a, b in zip(*ranks))
+
+
+def test_schedule_warms_up_then_decays():
+    factors = [learning_rate_factor(s, total=100, warmup=10) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[50] < factors[10] and factors[-1] == pytest.approx(0.01, abs=1e-3)
+
+
+def test_ddp_under_torchrun(tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    command = [torchrun, "--nproc_per_node", "2", "--master_port", "29519", "-m", "grefbench", "train",
+               "--config", "rela_tiny", "--data-root", str(embedded_root()), "--dataset", "grefshapes",
+               "--split", "testB", "--val-split", "", "--out", str(tmp_path / "ddp"), "--steps", "2",
+               "--batch-size", "1", "--freeze-text", "--workers", "0", "--threads", "1", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = json.loads((tmp_path / "ddp" / "training_log.json").read_text())
+    assert log["provenance"]["world_size"] == 2
+    assert load_model("rela", weights=tmp_path / "ddp" / "model_final.pth").config.name == "rela_tiny"
