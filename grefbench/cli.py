@@ -186,6 +186,7 @@ def models() -> None:
 @app.command("train")
 def train_command(
     config: str = typer.Option(..., "--config", help="Preset (e.g. rela_tiny) or official yaml."),
+    overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE (detectron2 keys); repeatable."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
     split: str = typer.Option("train", "--split"),
@@ -223,7 +224,8 @@ def train_command(
         raise UsageError("--data-root is required (the shipped gRefShapes has no train split; make one with "
                          "`grefbench data synth --out DIR`)")
     options = TrainOptions(
-        data_root=data_root, dataset=dataset, out=out, config=config, split=split, val_split=val_split or None,
+        data_root=data_root, dataset=dataset, out=out, config=config, config_overrides=tuple(overrides),
+        split=split, val_split=val_split or None,
         model=model, text_weights=text_weights, freeze_text=freeze_text, init_weights=init_weights, steps=steps,
         batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, decay=decay, clip=clip,
         backbone_lr_multiplier=backbone_lr_multiplier, precision=precision, device=device, workers=workers,

@@ -31,6 +31,7 @@ class TrainOptions:
     dataset: str
     out: Path
     config: Any
+    config_overrides: tuple[str, ...] = ()
     split: str = "train"
     val_split: str | None = "val"
     model: str = "rela"
@@ -113,8 +114,10 @@ def _set_train_mode(model, freeze_text: bool) -> None:
 def build_training_model(options: TrainOptions, device: str):
     """The model to train: from its config (or initial weights), with the text encoder as asked."""
     from grefbench.models.rela.build import build_rela
+    from grefbench.models.rela.config import load_config
 
-    model = build_rela(config=options.config, weights=options.init_weights, text_config=options.text_config,
+    config = load_config(options.config, options.config_overrides) if options.config_overrides else options.config
+    model = build_rela(config=config, weights=options.init_weights, text_config=options.text_config,
                        device=device, text_weights=options.text_weights)
     if options.freeze_text:
         for parameter in model.text_encoder.parameters():

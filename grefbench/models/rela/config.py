@@ -13,7 +13,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from grefbench.errors import ConfigError
 from grefbench.models.rela import config_keys as keys
@@ -87,23 +87,36 @@ def backbone_kind(backbone: Any) -> str:
     raise TypeError(f"not a backbone config: {type(backbone).__name__}")
 
 
-def load_config(config: "str | os.PathLike | ReLAConfig") -> ReLAConfig:
-    """A preset name, a yaml path, or a ReLAConfig (returned as is) to a checked ReLAConfig."""
+def load_config(config: "str | os.PathLike | ReLAConfig", overrides: Sequence[str] = ()) -> ReLAConfig:
+    """A preset name, a yaml path, or a ReLAConfig (returned as is) to a checked ReLAConfig.
+
+    `overrides` are "KEY=VALUE" strings with detectron2 keys applied last, like detectron2's
+    `--opts KEY VALUE` (values read as Python literals when they are one, e.g. "[1, 1, 2, 1]").
+    """
     if isinstance(config, ReLAConfig):
+        if overrides:
+            raise ConfigError("overrides apply to a preset or a yaml file, not to a config object")
         return config
     text = os.fspath(config)
     if text in PRESETS:
         values, sources = {}, {}
         for document in PRESETS[text]:
             merge_document(document, f"preset {text}", values, sources)
-        return build_config(values, sources, name=text)
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise ConfigError(
-            f"config {text!r} is neither a preset ({', '.join(PRESETS)}) nor an existing yaml file"
-        )
-    values, sources = read_yaml_chain(path)
-    return build_config(values, sources, name=str(path))
+        name = text
+    else:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"config {text!r} is neither a preset ({', '.join(PRESETS)}) nor an existing yaml file"
+            )
+        values, sources = read_yaml_chain(path)
+        name = str(path)
+    for override in overrides:
+        key, separator, value = override.partition("=")
+        if not separator or not key.strip():
+            raise ConfigError(f"override {override!r} is not KEY=VALUE (e.g. INPUT.IMAGE_SIZE=320)")
+        merge_document({key.strip(): value.strip()}, f"override {override!r}", values, sources)
+    return build_config(values, sources, name=name + "".join(f" {o}" for o in overrides))
 
 
 def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
