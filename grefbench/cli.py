@@ -143,10 +143,18 @@ def eval_command(
     shard_size: int = typer.Option(256, "--shard-size", help="Sentences per resumable shard."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Run a model over a split, write predictions, metrics and the per-sentence table, print the metrics."""
+    """Run a model over a split, write predictions, metrics and the per-sentence table, print the metrics.
+
+    With no --weights and no --config, the shipped demo model runs (rela_tiny trained on gRefShapes);
+    with no --data-root, the shipped gRefShapes splits are used.
+    """
     from grefbench import console
     from grefbench.inference.runner import EvalOptions, run_eval
 
+    if model == "rela" and weights is None and config is None:
+        from grefbench.models import demo_weights
+
+        weights = demo_weights()
     dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
     root = _resolve_root(dataset, data_root)
     out = out or Path("runs") / f"{model}-{dataset}-{split}-{protocol}"
@@ -159,9 +167,10 @@ def eval_command(
     if outputs is None or quiet:
         return
     result = outputs.result
-    title = (f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · "
-             f"{model} {config or ''} {weights or ''}".rstrip())
+    title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {model}"
     console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+    console.stdout.print(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
+                         f"{f'; config: {config}' if config else ''}", markup=False, highlight=False)
     console.stdout.print(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "
                          f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)",
                          markup=False, highlight=False)

@@ -111,6 +111,25 @@ def _set_train_mode(model, freeze_text: bool) -> None:
         model.text_encoder.eval()  # frozen: no dropout either
 
 
+def _openable_language_gates(model) -> None:
+    """Let the Swin stages' language gates learn when training from scratch.
+
+    The official ReLA zero-initialises both linear layers of each `res_gate` (Linear, ReLU,
+    Linear, Tanh): its output and its gradient are then exactly zero, so the gate never opens
+    and language never reaches the next stage's input (LAVT, where the module comes from, does not
+    zero them). Here the first layer gets nn.Linear's own initialisation and the second stays
+    zero: the gate still starts closed, but it can learn. Loaded weights are not touched.
+    """
+    import math
+
+    import torch
+
+    for module in model.backbone.modules():
+        gate = getattr(module, "res_gate", None)
+        if isinstance(gate, torch.nn.Sequential):
+            torch.nn.init.kaiming_uniform_(gate[0].weight, a=math.sqrt(5))
+
+
 def build_training_model(options: TrainOptions, device: str):
     """The model to train: from its config (or initial weights), with the text encoder as asked."""
     from grefbench.models.rela.build import build_rela
@@ -119,6 +138,8 @@ def build_training_model(options: TrainOptions, device: str):
     config = load_config(options.config, options.config_overrides) if options.config_overrides else options.config
     model = build_rela(config=config, weights=options.init_weights, text_config=options.text_config,
                        device=device, text_weights=options.text_weights)
+    if options.init_weights is None:
+        _openable_language_gates(model)
     if options.freeze_text:
         for parameter in model.text_encoder.parameters():
             parameter.requires_grad_(False)
