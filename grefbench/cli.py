@@ -205,6 +205,8 @@ def train_command(
     init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from these weights."),
     text_weights: Optional[str] = typer.Option(None, "--text-weights", help="Packaged pretrained text encoder (minilm-l6)."),
     freeze_text: bool = typer.Option(False, "--freeze-text", help="Keep the text encoder fixed."),
+    group_by_image: int = typer.Option(1, "--group-by-image",
+                                       help="Put up to N sentences of one image next to each other in a batch."),
     steps: int = typer.Option(1000, "--steps"),
     batch_size: int = typer.Option(8, "--batch-size", help="Per process."),
     lr: float = typer.Option(1e-4, "--lr"),
@@ -235,7 +237,8 @@ def train_command(
     options = TrainOptions(
         data_root=data_root, dataset=dataset, out=out, config=config, config_overrides=tuple(overrides),
         split=split, val_split=val_split or None,
-        model=model, text_weights=text_weights, freeze_text=freeze_text, init_weights=init_weights, steps=steps,
+        model=model, text_weights=text_weights, freeze_text=freeze_text, group_by_image=group_by_image,
+        init_weights=init_weights, steps=steps,
         batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, decay=decay, clip=clip,
         backbone_lr_multiplier=backbone_lr_multiplier, precision=precision, device=device, workers=workers,
         seed=seed, log_every=log_every, eval_every=eval_every, eval_limit=eval_limit,

@@ -38,6 +38,7 @@ class TrainOptions:
     text_config: Any = None
     text_weights: str | None = None
     freeze_text: bool = False
+    group_by_image: int = 1
     init_weights: Path | None = None
     tokenizer: Path | None = None
     steps: int = 1000
@@ -64,16 +65,37 @@ class TrainOptions:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items() if k != "extra"}
 
 
+def epoch_order(rng: np.random.Generator, groups: np.ndarray | None, count: int, size: int) -> np.ndarray:
+    """One epoch's order of all `count` sentences.
+
+    With `groups` (an image key per sentence) and size > 1, sentences of one image come in runs of
+    up to `size` (runs shuffled across images), so a batch holds several sentences about the same
+    image: the loss can only fall by following the sentence, not by segmenting every object.
+    """
+    if groups is None or size <= 1:
+        return rng.permutation(count)
+    shuffled = rng.permutation(count)
+    by_group: dict[int, list[int]] = {}
+    for index in shuffled.tolist():
+        by_group.setdefault(int(groups[index]), []).append(index)
+    # Balanced runs (5 sentences with size 4 give 3 + 2, not 4 + 1).
+    runs = [run for members in by_group.values()
+            for run in np.array_split(np.asarray(members, dtype=np.int64), -(-len(members) // size))]
+    return np.concatenate([runs[i] for i in rng.permutation(len(runs))])
+
+
 class EpochBatches:
-    """Batches of sentence indices for steps [start, stop): a fresh seeded permutation per epoch.
+    """Batches of sentence indices for steps [start, stop): a fresh seeded order per epoch.
 
     The global batch (batch_size x world_size) depends only on the seed and the step, so a
     resumed run sees exactly the batches it would have seen; each rank takes its slice.
     """
 
-    def __init__(self, count: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world: int = 1):
+    def __init__(self, count: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world: int = 1,
+                 groups: np.ndarray | None = None, group_size: int = 1):
         self.count, self.batch_size, self.seed = count, batch_size, seed
         self.start, self.stop, self.rank, self.world = start, stop, rank, world
+        self.groups, self.group_size = groups, group_size
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -83,9 +105,12 @@ class EpochBatches:
         if per_step > self.count:
             raise UsageError(f"a global batch of {per_step} sentences is larger than the split ({self.count})")
         steps_per_epoch = self.count // per_step
+        order, order_epoch = None, None
         for step in range(self.start, self.stop):
             epoch, offset = divmod(step, steps_per_epoch)
-            order = np.random.default_rng([self.seed, epoch]).permutation(self.count)
+            if epoch != order_epoch:
+                rng = np.random.default_rng([self.seed, epoch])
+                order, order_epoch = epoch_order(rng, self.groups, self.count, self.group_size), epoch
             chunk = order[offset * per_step:(offset + 1) * per_step]
             yield chunk[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
 
@@ -205,8 +230,11 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
                 model, device_ids=[context.local_rank] if use_cuda else None, find_unused_parameters=False)
         from grefbench.inference.inputs import keep_batch
 
+        if options.group_by_image < 1:
+            raise UsageError("--group-by-image must be at least 1")
+        images = np.asarray([record.image_id for record in split.records], dtype=np.int64)
         batches = EpochBatches(len(samples), options.batch_size, options.seed, start, options.steps,
-                               context.rank, context.world_size)
+                               context.rank, context.world_size, groups=images, group_size=options.group_by_image)
         # Its own generator: a loader drawing its base seed from the global RNG would shift the
         # restored RNG of a resumed run.
         loader = torch.utils.data.DataLoader(samples, batch_sampler=batches, collate_fn=keep_batch,

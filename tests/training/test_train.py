@@ -1,5 +1,6 @@
 """`grefbench train`: the recipe runs, resumes, saves what load_model reads; DDP under torchrun."""
 
+import itertools
 import json
 import os
 import shutil
@@ -7,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from grefbench.data.catalog import embedded_root
 from grefbench.models import load_model
-from grefbench.training.loop import EpochBatches, TrainOptions, train
+from grefbench.training.loop import EpochBatches, TrainOptions, epoch_order, train
 from grefbench.training.schedule import learning_rate_factor
 
 
@@ -72,6 +74,19 @@ def test_batches_depend_only_on_seed_and_step():
     assert sorted(i for batch in whole[:5] for i in batch) == list(range(10))  # one epoch covers all
     ranks = [list(EpochBatches(10, 2, seed=3, start=0, stop=5, rank=r, world=2)) for r in (0, 1)]
     assert all(sorted(a + b) == sorted(set(a + b)) for a, b in zip(*ranks))
+
+
+def test_grouped_batches_keep_sentences_of_an_image_together():
+    groups = np.repeat(np.arange(12), 5)  # 12 images, 5 sentences each
+    whole = list(EpochBatches(60, 8, seed=1, start=0, stop=14, groups=groups, group_size=4))
+    assert list(EpochBatches(60, 8, seed=1, start=9, stop=14, groups=groups, group_size=4)) == whole[9:]
+    epoch = [i for batch in whole[:7] for i in batch]
+    assert len(set(epoch)) == 56 and set(epoch) <= set(range(60))  # no repeats within an epoch
+    images_per_batch = [len(set(groups[batch].tolist())) for batch in whole[:7]]
+    assert np.mean(images_per_batch) <= 3.5  # plain shuffling gives about 5.5
+    order = epoch_order(np.random.default_rng(0), groups, 60, 4)
+    runs = [len(list(run)) for _, run in itertools.groupby(groups[order].tolist())]
+    assert sorted(order.tolist()) == list(range(60)) and len(runs) <= 30  # runs of 2 or 3, not 1
 
 
 def test_schedule_warms_up_then_decays():
