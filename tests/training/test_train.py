@@ -20,7 +20,7 @@ from grefbench.training.schedule import learning_rate_factor
 
 def _options(out, **changes):
     values = dict(data_root=embedded_root(), dataset="grefshapes", out=out, config="rela_tiny", split="testB",
-                  val_split="testA", freeze_text=True, steps=4, batch_size=2, lr=5e-4, warmup=2, workers=0,
+                  val_split="testA", freeze_text=True, group_by_image=2, steps=4, batch_size=2, lr=5e-4, warmup=2, workers=0,
                   log_every=1, eval_every=2, eval_limit=4, checkpoint_every=2, threads=1)
     values.update(changes)
     return TrainOptions(**values)
