@@ -7,6 +7,8 @@ add up to h*w make it read or write past its buffers. Untrusted RLE therefore go
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -34,8 +36,13 @@ def decode(rle: dict) -> np.ndarray:
 
 
 def empty(height: int, width: int) -> dict:
-    """The RLE of an all-zero mask of the given size."""
-    return encode(np.zeros((height, width), dtype=np.uint8))
+    """The RLE of an all-zero mask of the given size (encoded once per size: no-target sentences share it)."""
+    return {"size": [height, width], "counts": _empty_counts(height, width)}
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_counts(height: int, width: int) -> str:
+    return encode(np.zeros((height, width), dtype=np.uint8))["counts"]
 
 
 # pycocotools' area() stores the batch size in a uint8 array, which numpy 2 refuses above 255.
