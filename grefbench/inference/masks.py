@@ -24,7 +24,7 @@ def prediction_entries(
 ) -> list[dict]:
     """Prediction-file entries (sent_id, no_target, no_target_score, mask RLE) for one batch."""
     probabilities = ref_seg[:, :, :input_size, :input_size].float()
-    no_target = (nt_label.argmax(1) == 1).tolist()
+    no_target = (nt_label[:, 1] > nt_label[:, 0]).tolist()  # argmax(1) == 1: a tie picks channel 0
     scores = nt_label[:, 1].float().clamp(0, 1).tolist()
     if protocol.fixed_size is not None:
         masks = _masks_at(probabilities, protocol.fixed_size)
@@ -41,4 +41,6 @@ def prediction_entries(
 def _masks_at(probabilities: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     if tuple(probabilities.shape[-2:]) != tuple(size):
         probabilities = F.interpolate(probabilities, size=size, mode="bilinear", align_corners=False)
-    return probabilities.argmax(1).to(torch.uint8).cpu().numpy()
+    # argmax(1) over two channels, a tie picking background; the comparison is the same and
+    # several times faster than torch's argmax along a non-innermost dimension.
+    return (probabilities[:, 1] > probabilities[:, 0]).to(torch.uint8).cpu().numpy()
