@@ -8,7 +8,6 @@ add up to h*w make it read or write past its buffers. Untrusted RLE therefore go
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass
 from typing import Sequence
 

@@ -22,9 +22,12 @@ DEMO_WEIGHTS = "rela_tiny_grefshapes.pth"
 
 def demo_weights() -> Path:
     """The shipped demo model: ReLA `rela_tiny` trained on gRefShapes (see the README for its recipe)."""
+    from importlib import resources
+
     from grefbench.errors import CheckpointError
 
-    path = Path(__file__).resolve().parent.parent / "resources" / "weights" / DEMO_WEIGHTS
+    # Located like the shipped gRefShapes (grefbench.data.synth.resources): through the package.
+    path = Path(str(resources.files("grefbench").joinpath("resources", "weights", DEMO_WEIGHTS)))
     if not path.is_file():
         raise CheckpointError(f"the demo weights are missing from {path} (a broken install?)")
     return path

@@ -188,6 +188,8 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         raise UsageError(f"--precision must be fp32, bf16 or fp16, not {options.precision!r}")
     if options.steps < 1 or options.batch_size < 1:
         raise UsageError("--steps and --batch-size must be positive")
+    if options.group_by_image < 1:
+        raise UsageError("--group-by-image must be at least 1")
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -230,8 +232,6 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
                 model, device_ids=[context.local_rank] if use_cuda else None, find_unused_parameters=False)
         from grefbench.inference.inputs import keep_batch
 
-        if options.group_by_image < 1:
-            raise UsageError("--group-by-image must be at least 1")
         images = np.asarray([record.image_id for record in split.records], dtype=np.int64)
         batches = EpochBatches(len(samples), options.batch_size, options.seed, start, options.steps,
                                context.rank, context.world_size, groups=images, group_size=options.group_by_image)
