@@ -47,6 +47,9 @@ def process_group(device_kind: str) -> Iterator[Context]:
     dist.init_process_group(backend=backend)
     try:
         yield Context(rank, world_size, local_rank)
+        # Leave together: a rank that tears gloo down while its peer is still finishing the last
+        # collective can abort at interpreter exit ("terminate called without an active exception").
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
