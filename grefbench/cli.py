@@ -6,6 +6,7 @@ User errors (GrefbenchError) print one line and exit with code 2; there is no tr
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -26,6 +27,10 @@ app = typer.Typer(
     help="grefbench: benchmark and evaluation toolkit for Generalized Referring Expression Segmentation.",
 )
 
+# A command that finishes holding a large parsed dataset (score) parks its result here: the
+# console script then ends the process without freeing it object by object (0.1-0.3 s).
+_held_until_exit: object = None
+
 
 def _resolve_root(dataset: str, data_root: Optional[Path]) -> Path:
     from grefbench.data.catalog import resolve_root
@@ -45,28 +50,26 @@ def score(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table (for scripts)."),
 ) -> None:
     """Score a prediction file with the official ReLA metric semantics."""
-    from grefbench import console
-    from grefbench.data.split import load_split
-    from grefbench.io.predictions import read_predictions
+    from grefbench import collector, console, parallel
     from grefbench.io.tables import check_table_path, write_json, write_table
-    from grefbench.scoring import score_predictions
+    from grefbench.scoring import score_file
 
     if per_expression is not None:
         check_table_path(per_expression)
-    parsed = read_predictions(predictions)
-    dataset = dataset or parsed.dataset
-    split = split or parsed.split
-    loaded = load_split(_resolve_root(dataset, data_root), dataset, split)
-    with console.progress_bar("scoring", len(loaded), enabled=not quiet, unit="sentences") as advance:
-        result = score_predictions(parsed, loaded, protocol=protocol, keep_per_sentence=per_expression is not None,
-                                   progress=advance)
+    with collector.paused():  # a short-lived process that builds no cycles: skip the full-heap rescans
+        with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
+            result = score_file(predictions, data_root, dataset, split, protocol=protocol,
+                                keep_per_sentence=per_expression is not None, progress=advance,
+                                jobs=parallel.default_jobs())
     if json_out is not None:
         write_json(json_out, result.to_json())
     if per_expression is not None:
         write_table(per_expression, result.per_sentence(), result.provenance)
     if not quiet:
-        title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {parsed.model['name']}"
+        title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {result.predictions.model['name']}"
         console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+    global _held_until_exit
+    _held_until_exit = result
 
 
 @app.command()
@@ -299,6 +302,7 @@ def data_synth(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `grefbench` console script."""
+    global _held_until_exit
     from grefbench import console
 
     try:
@@ -312,5 +316,12 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         console.error("interrupted")
         sys.exit(130)
+    if argv is not None:  # called as a function (tests, scripts): let the result go
+        _held_until_exit = None
     if isinstance(result, int) and result:
         sys.exit(result)
+    if argv is None and _held_until_exit is not None:
+        # Outputs are written and closed; the process is ending anyway.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

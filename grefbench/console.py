@@ -5,22 +5,34 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import Any, Callable, Iterator
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from grefbench.metrics.evaluator import METRIC_NAMES
 
-stdout = Console()
-stderr = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+stdout: Console
+stderr: Console
+
+
+def __getattr__(name: str) -> Any:
+    """`stdout` and `stderr` (rich consoles) are made on first use: `score --quiet` never imports rich."""
+    if name not in ("stdout", "stderr"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    made = Console(stderr=name == "stderr")
+    globals()[name] = made
+    return made
 
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None, *, enabled: bool = True, unit: str = "items",
                  delay: float = 1.0) -> Iterator[Callable[[int], None]]:
     """Yield `advance(n, status="")`; a rich bar (with rate and status) appears only after `delay` seconds."""
-    if not enabled or not stderr.is_terminal:
+    if not enabled or not __getattr__("stderr").is_terminal:
         yield lambda n=1, status="": None
         return
     from rich.progress import (
@@ -34,7 +46,7 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True, u
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
-        console=stderr, transient=True,
+        console=__getattr__("stderr"), transient=True,
     )
     task = progress.add_task(description, total=total, rate="", status="")
     started_at = time.perf_counter()
@@ -68,6 +80,7 @@ def _format(value: Any) -> str:
 def metrics_table(title: str, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None) -> Table:
     """One row for the overall metrics and one per target kind."""
     from rich import box
+    from rich.table import Table
 
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("subset", style="bold", no_wrap=True, min_width=9)
@@ -83,7 +96,7 @@ def error(message: str) -> None:
     """Print one error line on stderr (no traceback)."""
     from rich.markup import escape
 
-    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    __getattr__("stderr").print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def is_interactive() -> bool:

@@ -79,3 +79,34 @@ def test_breakdown_partitions_the_sentences(root, tmp_path):
     assert sum(k["num_expressions"] for k in kinds.values()) == result.metrics["num_expressions"] == 8
     assert kinds["no-target"]["num_expressions"] == 1
     assert kinds["multi"]["num_expressions"] == 3  # refs 101, 103, 106
+
+
+def test_parallel_scoring_equals_serial(root, tmp_path, monkeypatch):
+    """jobs=2 (validation, rasterisation and I/U in forked children) gives the very same numbers."""
+    from grefbench import scoring
+    from grefbench.data import groundtruth
+
+    monkeypatch.setattr(scoring, "_PARALLEL_MIN_SENTENCES", 2)
+    monkeypatch.setattr(groundtruth, "_PARALLEL_MIN_REFS", 2)
+    split = load_split(root, "grefcoco", "val")
+    for protocol in ("native", "rela480"):
+        path = write_predictions(tmp_path / f"{protocol}.json", dataset="grefcoco", split="val", protocol=protocol,
+                                 model={"name": "random"}, entries=random_predictions(split, protocol, 4))
+        serial = score_file(path, root, keep_per_sentence=True, cache_dir=tmp_path / "serial")
+        parallel = score_file(path, root, keep_per_sentence=True, cache_dir=tmp_path / "parallel", jobs=2)
+        assert parallel.metrics == serial.metrics and parallel.breakdown == serial.breakdown
+        assert parallel.per_sentence().equals(serial.per_sentence())
+        built = {p.name: p.read_bytes() for p in (tmp_path / "parallel").iterdir()}
+        assert built == {p.name: p.read_bytes() for p in (tmp_path / "serial").iterdir()}
+
+
+def test_parallel_scoring_reports_the_submission_before_the_dataset(root, tmp_path):
+    """A broken file and a broken data root: the file's error wins, as in the serial order."""
+    from grefbench.errors import SubmissionError
+
+    path = tmp_path / "p.json"
+    path.write_text('{"format": "grefbench-predictions/1", "dataset": "grefcoco", "split": "val", '
+                    '"protocol": "native", "model": {"name": "m"}, "predictions": [{"sent_id": "x"}]}')
+    for jobs in (1, 2):
+        with pytest.raises(SubmissionError, match="'sent_id' must be an integer"):
+            score_file(path, tmp_path / "no-such-root", jobs=jobs)

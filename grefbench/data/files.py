@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grefbench.errors import DatasetError
+from grefbench.io import jsonio
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,9 @@ def read_bytes(path: Path, what: str, layout: str) -> tuple[bytes, AnnotationFil
 def parse_json(data: bytes, path: Path) -> Any:
     """Parse JSON bytes; a syntax error names the file, line and column."""
     try:
-        return json.loads(data)
-    except json.JSONDecodeError as error:
-        raise DatasetError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
-    except UnicodeDecodeError:
-        raise DatasetError(f"{path}: not valid JSON (not UTF-8 text)") from None
+        return jsonio.loads(data)
+    except jsonio.DecodeError as error:
+        raise DatasetError(f"{path}: {jsonio.describe(error, data)}") from None
 
 
 def parse_refs_pickle(data: bytes, path: Path) -> Any:

@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 from pycocotools import mask as coco_mask
 
+from grefbench import parallel
 from grefbench.cache import cache_root
 from grefbench.data.protocols import Protocol, get_protocol
 from grefbench.data.split import ReferSplit
@@ -43,7 +44,7 @@ def _scale_polygon(polygon: list, x_ratio: float, y_ratio: float) -> np.ndarray:
 
 
 def instance_rle(annotation: dict, height: int, width: int, protocol: Protocol) -> dict | None:
-    """RLE of one annotation at the protocol's mask size; None when it has no valid segmentation."""
+    """RLE (bytes counts) of one annotation at the protocol's mask size; None without a valid segmentation."""
     out_height, out_width = protocol.mask_size(height, width)
     segmentation = annotation.get("segmentation")
     try:
@@ -60,7 +61,7 @@ def instance_rle(annotation: dict, height: int, width: int, protocol: Protocol) 
     except (ValueError, TypeError, KeyError) as error:
         raise DatasetError(f"annotation {annotation.get('id')}: malformed segmentation ({error})") from None
     merged = coco_mask.merge(parts) if len(parts) > 1 else parts[0]
-    return {"size": [out_height, out_width], "counts": merged["counts"].decode("ascii")}
+    return {"size": [out_height, out_width], "counts": merged["counts"]}
 
 
 def _rle_segmentation(segmentation: dict, height: int, width: int, out_height: int, out_width: int) -> dict:
@@ -76,12 +77,12 @@ def _rle_segmentation(segmentation: dict, height: int, width: int, out_height: i
             raise ValueError(problem.reason)
         segmentation = {"size": [height, width], "counts": counts}
     if (out_height, out_width) == (height, width):
-        return rle.encode(coco_mask.decode(segmentation))
+        return rle.as_bytes(rle.encode(coco_mask.decode(segmentation)))
     from PIL import Image
 
     # detectron2 resizes mask annotations with PIL nearest-neighbour (apply_segmentation).
     dense = Image.fromarray(coco_mask.decode(segmentation)).resize((out_width, out_height), Image.NEAREST)
-    return rle.encode(np.asarray(dense))
+    return rle.as_bytes(rle.encode(np.asarray(dense)))
 
 
 def target_rle(split: ReferSplit, ann_ids: Iterable[int], height: int, width: int, protocol: Protocol) -> dict:
@@ -101,25 +102,52 @@ def target_rle(split: ReferSplit, ann_ids: Iterable[int], height: int, width: in
 
 @dataclass
 class GroundTruth:
-    """Target RLE per ref of one split under one protocol."""
+    """Target RLE (bytes counts) per ref of one split under one protocol."""
 
     protocol: str
     rles: dict[int, dict]
     areas: dict[int, int]
 
 
+# Below this many refs a second process costs more than it saves.
+_PARALLEL_MIN_REFS = 2000
+
+
 def build_ground_truth(split: ReferSplit, protocol: Protocol, progress: Callable[[int], None] | None = None,
-                       only: set[int] | None = None) -> GroundTruth:
-    """Rasterise every ref's target mask, or only those of the refs in `only` (no cache)."""
+                       only: set[int] | None = None, jobs: int = 1) -> GroundTruth:
+    """Rasterise every ref's target mask, or only those of the refs in `only` (no cache).
+
+    With `jobs` > 1 the refs are cut into that many parts and all but the first are rasterised in
+    forked children (see grefbench.parallel); the result is the same.
+    """
+    records = [(ref_id, record) for ref_id, record in split.ref_records().items() if only is None or ref_id in only]
+    jobs = max(1, min(jobs, len(records) // (_PARALLEL_MIN_REFS // 2)))
+    if jobs > 1:
+        split.annotations  # parse instances.json once, before the children inherit it
+    bounds = [len(records) * part // jobs for part in range(jobs + 1)]
+    children = [parallel.start(_rasterise, split, records[bounds[part]:bounds[part + 1]], protocol, None)
+                for part in range(1, jobs)]
+    try:
+        rles = _rasterise(split, records[:bounds[1]], protocol, progress)
+        for part, child in zip(range(1, jobs), children):
+            rles.update(child.result())
+            if progress is not None:
+                progress(bounds[part + 1] - bounds[part])
+    finally:
+        for child in children:
+            child.cancel()
+    areas = dict(zip(rles, rle.area(list(rles.values())).tolist()))
+    return GroundTruth(protocol.name, rles, areas)
+
+
+def _rasterise(split: ReferSplit, records: list, protocol: Protocol,
+               progress: Callable[[int], None] | None) -> dict[int, dict]:
     rles: dict[int, dict] = {}
-    for ref_id, record in split.ref_records().items():
-        if only is not None and ref_id not in only:
-            continue
+    for ref_id, record in records:
         rles[ref_id] = target_rle(split, record.ann_ids, record.height, record.width, protocol)
         if progress is not None:
             progress(1)
-    areas = dict(zip(rles, rle.area(list(rles.values())).tolist()))
-    return GroundTruth(protocol.name, rles, areas)
+    return rles
 
 
 def cache_path(split: ReferSplit, protocol: Protocol, directory: Path | None = None) -> Path:
@@ -135,7 +163,7 @@ def cache_path(split: ReferSplit, protocol: Protocol, directory: Path | None = N
 
 def _save(path: Path, truth: GroundTruth) -> None:
     ref_ids = np.fromiter(truth.rles, dtype=np.int64)
-    encoded = [truth.rles[r]["counts"].encode("ascii") for r in ref_ids.tolist()]
+    encoded = [rle.as_bytes(truth.rles[r])["counts"] for r in ref_ids.tolist()]
     sizes = np.array([truth.rles[r]["size"] for r in ref_ids.tolist()], dtype=np.int64).reshape(-1, 2)
     offsets = np.concatenate(([0], np.cumsum([len(c) for c in encoded]))).astype(np.int64)
     counts = np.frombuffer(b"".join(encoded), dtype=np.uint8)
@@ -164,7 +192,7 @@ def _load(path: Path, protocol: str) -> GroundTruth | None:
     if bounds[-1] != len(counts):
         return None
     rles = {
-        ref_id: {"size": size, "counts": counts[start:stop].decode("ascii")}
+        ref_id: {"size": size, "counts": counts[start:stop]}
         for ref_id, size, start, stop in zip(ref_ids, sizes, bounds[:-1], bounds[1:])
     }
     return GroundTruth(protocol, rles, dict(zip(ref_ids, areas)))
@@ -177,16 +205,17 @@ def load_ground_truth(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> GroundTruth:
     """Ground truth of `split` under `protocol`, from the on-disk cache when it is fresh.
 
     A stale cache has another name (the key hashes the annotation files); a corrupt one is
     rebuilt. Refs missing from the cache (it may have been made for part of the split) are
-    rasterised and added; the file is replaced atomically.
+    rasterised and added (over `jobs` processes); the file is replaced atomically.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     if not use_cache:
-        return build_ground_truth(split, protocol, progress)
+        return build_ground_truth(split, protocol, progress, jobs=jobs)
     path = cache_path(split, protocol, cache_dir)
     expected = {record.ref_id for record in split.records}
     cached = _load(path, protocol.name) if path.is_file() else None
@@ -195,7 +224,7 @@ def load_ground_truth(
     cached = cached or GroundTruth(protocol.name, {}, {})
     missing = expected - cached.rles.keys()
     if missing:
-        built = build_ground_truth(split, protocol, progress, only=missing)
+        built = build_ground_truth(split, protocol, progress, only=missing, jobs=jobs)
         cached.rles.update(built.rles)
         cached.areas.update(built.areas)
         try:

@@ -7,14 +7,13 @@ found by `image_id` through instances.json.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
+from grefbench import collector
 from grefbench.data.catalog import DatasetSpec, get_dataset, image_root
 from grefbench.data.files import (
     AnnotationFile,
@@ -137,7 +136,7 @@ def load_split(root: str | Path, dataset: str | DatasetSpec, split: str, *, use_
     layout = spec.layout()
     refs_path = next((p for p in spec.refs_candidates(root) if p.is_file()), None)
     instances_path = spec.instances_path(root)
-    with _collector_paused():
+    with collector.paused():
         if use_cache and refs_path is not None:
             from grefbench.data import index_cache
 
@@ -153,19 +152,6 @@ def load_split(root: str | Path, dataset: str | DatasetSpec, split: str, *, use_
         refs, refs_file = load_refs(spec.refs_candidates(root), layout)
         instances, instances_file = load_instances(instances_path, layout)
         return _index(spec, split, root, refs, refs_file, instances, instances_file)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic GC: building 10^5 records over a freshly parsed JSON graph otherwise
-    triggers full collections that rescan millions of objects (it doubled the indexing time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: AnnotationFile,

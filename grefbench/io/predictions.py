@@ -21,7 +21,7 @@ import numpy as np
 
 from grefbench.data.protocols import PROTOCOLS, get_protocol
 from grefbench.errors import SubmissionError
-from grefbench.io import rle
+from grefbench.io import jsonio, rle
 from grefbench.io.atomic import atomic_open
 
 if TYPE_CHECKING:
@@ -44,11 +44,30 @@ class PredictionFile:
     model: dict[str, Any]
     sent_ids: np.ndarray  # int64
     no_target: np.ndarray  # bool
-    masks: list[dict | None]  # RLE with str counts, or None when omitted
+    masks: list[dict | None]  # RLE with bytes counts (pycocotools form), or None when omitted
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.sent_ids.size)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the masks as three flat buffers (a worker process sends a parsed file back fast)."""
+        state = dict(self.__dict__)
+        masks = state.pop("masks")
+        present = np.fromiter((m is not None for m in masks), dtype=bool, count=len(masks))
+        kept = [m for m in masks if m is not None]
+        state["_packed"] = (present, np.array([m["size"] for m in kept], dtype=np.int64).reshape(-1, 2),
+                            np.fromiter(map(len, (m["counts"] for m in kept)), dtype=np.int64, count=len(kept)),
+                            b"".join(m["counts"] for m in kept))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        present, sizes, lengths, joined = state.pop("_packed")
+        ends = np.cumsum(lengths).tolist()
+        kept = iter([{"size": size, "counts": joined[end - length:end]}
+                     for size, length, end in zip(sizes.tolist(), lengths.tolist(), ends)])
+        state["masks"] = [next(kept) if flag else None for flag in present.tolist()]
+        self.__dict__.update(state)
 
 
 def _fail(path: Path, message: str) -> SubmissionError:
@@ -76,12 +95,9 @@ def read_document(path: str | Path) -> tuple[Path, Any]:
         if not data:
             raise _fail(path, "file is empty (inside gzip)")
     try:
-        return path, json.loads(data)
-    except json.JSONDecodeError as error:
-        kind = "truncated JSON" if error.pos >= len(data.rstrip()) else "not valid JSON"
-        raise _fail(path, f"{kind} ({error.msg} at line {error.lineno}, column {error.colno})") from None
-    except UnicodeDecodeError:
-        raise _fail(path, "not valid JSON (not UTF-8 text)") from None
+        return path, jsonio.loads(data)
+    except jsonio.DecodeError as error:
+        raise _fail(path, jsonio.describe(error, data)) from None
 
 
 def parse_predictions(path: Path, document: Any) -> PredictionFile:
@@ -147,7 +163,7 @@ def parse_predictions(path: Path, document: Any) -> PredictionFile:
             raise _fail(path, f"sent_id {int(unique[np.argmax(counts > 1)])} appears more than once")
     present = [i for i, m in enumerate(masks) if m is not None]
     problem = rle.check_counts(
-        [masks[i]["counts"].encode("ascii") for i in present],
+        [masks[i]["counts"] for i in present],
         [masks[i]["size"][0] * masks[i]["size"][1] for i in present],
     )
     if problem is not None:
@@ -170,7 +186,7 @@ def _check_mask_fields(path: Path, where: str, mask: Any) -> dict:
     extra = set(mask) - {"size", "counts"}
     if extra:
         raise _fail(path, f"{where}: unknown mask field {sorted(extra)[0]!r}")
-    return {"size": size, "counts": counts}
+    return {"size": size, "counts": counts.encode("ascii")}
 
 
 def read_predictions(path: str | Path) -> PredictionFile:
@@ -226,8 +242,13 @@ def write_predictions(
     entries: Iterable[dict[str, Any]],
     provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a prediction file atomically (gzipped when the name ends in .gz)."""
+    """Write a prediction file atomically (gzipped when the name ends in .gz).
+
+    Masks may hold bytes counts (grefbench's in-memory form); they are written as strings.
+    """
     path = Path(path)
+    entries = [{**entry, "mask": rle.as_str(entry["mask"])} if isinstance(entry.get("mask"), dict)
+               and isinstance(entry["mask"].get("counts"), bytes) else entry for entry in entries]
     document = {
         "format": FORMAT,
         "dataset": dataset,
@@ -235,7 +256,7 @@ def write_predictions(
         "protocol": protocol,
         "model": model,
         "provenance": provenance or {},
-        "predictions": list(entries),
+        "predictions": entries,
     }
     payload = json.dumps(document, separators=(",", ":")).encode()
     with atomic_open(path, "wb") as handle:

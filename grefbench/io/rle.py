@@ -3,6 +3,10 @@
 pycocotools' C decoder trusts its input: an unterminated run, a negative run or runs that do not
 add up to h*w make it read or write past its buffers. Untrusted RLE therefore goes through
 `check_counts` (a vectorised numpy parse of the whole batch) before any pycocotools call.
+
+Masks held in memory (ground truth, parsed predictions) keep their counts as bytes, the form
+pycocotools takes, so scoring never converts; `encode` gives str counts, the form JSON holds.
+Every function here accepts either.
 """
 
 from __future__ import annotations
@@ -31,17 +35,17 @@ def encode(mask: np.ndarray) -> dict:
 
 def decode(rle: dict) -> np.ndarray:
     """Decode one (already checked) RLE into a uint8 [H, W] mask."""
-    return _coco.decode(_as_c(rle))
+    return _coco.decode(as_bytes(rle))
 
 
 def empty(height: int, width: int) -> dict:
-    """The RLE of an all-zero mask of the given size (encoded once per size: no-target sentences share it)."""
+    """The RLE (bytes counts) of an all-zero mask of the given size (encoded once per size)."""
     return {"size": [height, width], "counts": _empty_counts(height, width)}
 
 
 @functools.lru_cache(maxsize=64)
-def _empty_counts(height: int, width: int) -> str:
-    return encode(np.zeros((height, width), dtype=np.uint8))["counts"]
+def _empty_counts(height: int, width: int) -> bytes:
+    return encode(np.zeros((height, width), dtype=np.uint8))["counts"].encode("ascii")
 
 
 # pycocotools' area() stores the batch size in a uint8 array, which numpy 2 refuses above 255.
@@ -50,32 +54,36 @@ _AREA_BATCH = 255
 
 def area(rles: Sequence[dict]) -> np.ndarray:
     """Foreground pixel counts of (already checked) RLEs, int64 [N]."""
-    converted = [_as_c(r) for r in rles]
+    converted = [as_bytes(r) for r in rles]
     parts = [_coco.area(converted[i:i + _AREA_BATCH]) for i in range(0, len(converted), _AREA_BATCH)]
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 def union(rles: Sequence[dict]) -> dict:
-    """Pixel-wise OR of same-size RLEs (at least one)."""
-    merged = _coco.merge([_as_c(r) for r in rles], intersect=0) if len(rles) > 1 else _as_c(rles[0])
-    return _as_str(merged)
+    """Pixel-wise OR of same-size RLEs (at least one), with bytes counts."""
+    if len(rles) == 1:
+        return as_bytes(rles[0])
+    merged = _coco.merge([as_bytes(r) for r in rles], intersect=0)
+    return {"size": [int(merged["size"][0]), int(merged["size"][1])], "counts": merged["counts"]}
 
 
 def intersection_areas(first: Sequence[dict], second: Sequence[dict]) -> np.ndarray:
     """|a AND b| for each pair of same-size RLEs, computed on the runs (no dense decoding)."""
     merge = _coco.merge
-    intersections = [merge([_as_c(a), _as_c(b)], intersect=1) for a, b in zip(first, second, strict=True)]
+    intersections = [merge([as_bytes(a), as_bytes(b)], intersect=1) for a, b in zip(first, second, strict=True)]
     return area(intersections)
 
 
-def _as_c(rle: dict) -> dict:
+def as_bytes(rle: dict) -> dict:
+    """The same RLE with bytes counts (itself when they already are)."""
     counts = rle["counts"]
     if isinstance(counts, str):
         return {"size": rle["size"], "counts": counts.encode("ascii")}
     return rle
 
 
-def _as_str(rle: dict) -> dict:
+def as_str(rle: dict) -> dict:
+    """The same RLE with str counts, as JSON holds it."""
     counts = rle["counts"]
     if isinstance(counts, bytes):
         counts = counts.decode("ascii")

@@ -86,7 +86,7 @@ def test_malformed_json_names_file_and_position(tmp_path):
     root = tiny_grefcoco(tmp_path)
     path = root / "grefcoco" / "instances.json"
     path.write_text(path.read_text()[:50])
-    with pytest.raises(DatasetError, match=r"instances\.json: not valid JSON .* line 1"):
+    with pytest.raises(DatasetError, match=r"instances\.json: truncated JSON .* line 1"):
         load_split(root, "grefcoco", "val")
 
 
