@@ -56,7 +56,7 @@ def score(
 
     if per_expression is not None:
         check_table_path(per_expression)
-    with collector.paused():  # a short-lived process that builds no cycles: skip the full-heap rescans
+    with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
         with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
             result = score_file(predictions, data_root, dataset, split, protocol=protocol,
                                 keep_per_sentence=per_expression is not None, progress=advance,

@@ -12,18 +12,19 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def paused() -> Iterator[None]:
+def paused(*, freeze: bool = False) -> Iterator[None]:
     """Disable the cyclic GC inside the block; restore its previous state after.
 
-    What the block made and still holds is frozen (left out of later collections): re-enabling
-    the collector would otherwise start by scanning all of it once, for nothing. Frozen objects
-    are still freed as soon as nothing refers to them.
+    With `freeze` (for a command that ends soon after), everything alive on exit is moved out of
+    later collections, which would otherwise rescan it all once for nothing; frozen objects are
+    still freed when nothing refers to them, but a frozen cycle is never collected.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if freeze:
+            gc.freeze()
         if was_enabled:
             gc.enable()
