@@ -16,6 +16,7 @@ from grefbench import parallel
 from grefbench.data.groundtruth import GroundTruth, load_ground_truth
 from grefbench.data.protocols import PROTOCOLS
 from grefbench.data.split import ReferSplit, load_split
+from grefbench.errors import GrefbenchError
 from grefbench.io import rle
 from grefbench.io.predictions import PredictionFile, check_against_split
 from grefbench.metrics.evaluator import (
@@ -24,7 +25,6 @@ from grefbench.metrics.evaluator import (
     GresEvaluator,
     target_kind,
 )
-from grefbench.errors import GrefbenchError
 from grefbench.provenance import provenance
 
 if TYPE_CHECKING:

@@ -87,7 +87,7 @@ def test_parallel_scoring_equals_serial(root, tmp_path, monkeypatch):
     from grefbench.data import groundtruth
 
     monkeypatch.setattr(scoring, "_PARALLEL_MIN_SENTENCES", 2)
-    monkeypatch.setattr(groundtruth, "_PARALLEL_MIN_REFS", 2)
+    monkeypatch.setattr(groundtruth, "_REFS_PER_PROCESS", 1)
     split = load_split(root, "grefcoco", "val")
     for protocol in ("native", "rela480"):
         path = write_predictions(tmp_path / f"{protocol}.json", dataset="grefcoco", split="val", protocol=protocol,

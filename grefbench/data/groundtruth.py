@@ -109,8 +109,8 @@ class GroundTruth:
     areas: dict[int, int]
 
 
-# Below this many refs a second process costs more than it saves.
-_PARALLEL_MIN_REFS = 2000
+# Each process rasterises at least this many refs: fewer cost more to fork than they save.
+_REFS_PER_PROCESS = 1000
 
 
 def build_ground_truth(split: ReferSplit, protocol: Protocol, progress: Callable[[int], None] | None = None,
@@ -121,7 +121,7 @@ def build_ground_truth(split: ReferSplit, protocol: Protocol, progress: Callable
     forked children (see grefbench.parallel); the result is the same.
     """
     records = [(ref_id, record) for ref_id, record in split.ref_records().items() if only is None or ref_id in only]
-    jobs = max(1, min(jobs, len(records) // (_PARALLEL_MIN_REFS // 2)))
+    jobs = max(1, min(jobs, len(records) // _REFS_PER_PROCESS))
     if jobs > 1:
         split.annotations  # parse instances.json once, before the children inherit it
     bounds = [len(records) * part // jobs for part in range(jobs + 1)]
@@ -163,15 +163,12 @@ def cache_path(split: ReferSplit, protocol: Protocol, directory: Path | None = N
 
 def _save(path: Path, truth: GroundTruth) -> None:
     ref_ids = np.fromiter(truth.rles, dtype=np.int64)
-    encoded = [rle.as_bytes(truth.rles[r])["counts"] for r in ref_ids.tolist()]
-    sizes = np.array([truth.rles[r]["size"] for r in ref_ids.tolist()], dtype=np.int64).reshape(-1, 2)
-    offsets = np.concatenate(([0], np.cumsum([len(c) for c in encoded]))).astype(np.int64)
-    counts = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    sizes, offsets, joined = rle.pack([truth.rles[r] for r in ref_ids.tolist()])
     areas = np.array([truth.areas[r] for r in ref_ids.tolist()], dtype=np.int64)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, version=np.array([GROUND_TRUTH_VERSION]), ref_ids=ref_ids, sizes=sizes,
-                     offsets=offsets, counts=counts, areas=areas)
+                     offsets=offsets, counts=np.frombuffer(joined, dtype=np.uint8), areas=areas)
 
 
 def _load(path: Path, protocol: str) -> GroundTruth | None:
@@ -180,21 +177,15 @@ def _load(path: Path, protocol: str) -> GroundTruth | None:
             if int(data["version"][0]) != GROUND_TRUTH_VERSION:
                 return None
             ref_ids = data["ref_ids"].tolist()
-            sizes = data["sizes"].tolist()
+            sizes = data["sizes"]
             offsets = data["offsets"]
             counts = data["counts"].tobytes()
             areas = data["areas"].tolist()
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
-    if len(sizes) != len(ref_ids) or len(offsets) != len(ref_ids) + 1:
+    if len(sizes) != len(ref_ids) or len(offsets) != len(ref_ids) + 1 or int(offsets[-1]) != len(counts):
         return None
-    bounds = offsets.tolist()
-    if bounds[-1] != len(counts):
-        return None
-    rles = {
-        ref_id: {"size": size, "counts": counts[start:stop]}
-        for ref_id, size, start, stop in zip(ref_ids, sizes, bounds[:-1], bounds[1:])
-    }
+    rles = dict(zip(ref_ids, rle.unpack(sizes, offsets, counts)))
     return GroundTruth(protocol, rles, dict(zip(ref_ids, areas)))
 
 

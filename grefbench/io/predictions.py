@@ -55,17 +55,12 @@ class PredictionFile:
         state = dict(self.__dict__)
         masks = state.pop("masks")
         present = np.fromiter((m is not None for m in masks), dtype=bool, count=len(masks))
-        kept = [m for m in masks if m is not None]
-        state["_packed"] = (present, np.array([m["size"] for m in kept], dtype=np.int64).reshape(-1, 2),
-                            np.fromiter(map(len, (m["counts"] for m in kept)), dtype=np.int64, count=len(kept)),
-                            b"".join(m["counts"] for m in kept))
+        state["_packed"] = (present, *rle.pack([m for m in masks if m is not None]))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        present, sizes, lengths, joined = state.pop("_packed")
-        ends = np.cumsum(lengths).tolist()
-        kept = iter([{"size": size, "counts": joined[end - length:end]}
-                     for size, length, end in zip(sizes.tolist(), lengths.tolist(), ends)])
+        present, *packed = state.pop("_packed")
+        kept = iter(rle.unpack(*packed))
         state["masks"] = [next(kept) if flag else None for flag in present.tolist()]
         self.__dict__.update(state)
 

@@ -74,6 +74,22 @@ def intersection_areas(first: Sequence[dict], second: Sequence[dict]) -> np.ndar
     return area(intersections)
 
 
+def pack(rles: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """Many RLEs as flat buffers: sizes int64 [N, 2], offsets int64 [N + 1], the joined counts."""
+    counts = [as_bytes(r)["counts"] for r in rles]
+    sizes = np.array([r["size"] for r in rles], dtype=np.int64).reshape(-1, 2)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)), out=offsets[1:])
+    return sizes, offsets, b"".join(counts)
+
+
+def unpack(sizes: np.ndarray, offsets: np.ndarray, joined: bytes) -> list[dict]:
+    """The RLEs (bytes counts) that `pack` flattened."""
+    bounds = offsets.tolist()
+    return [{"size": size, "counts": joined[start:stop]}
+            for size, start, stop in zip(sizes.tolist(), bounds[:-1], bounds[1:])]
+
+
 def as_bytes(rle: dict) -> dict:
     """The same RLE with bytes counts (itself when they already are)."""
     counts = rle["counts"]
