@@ -48,6 +48,7 @@ class TrainOptions:
     warmup: int = 100
     decay: str = "cosine"
     clip: float = 1.0
+    dice_weight: float = 0.0
     backbone_lr_multiplier: float = 1.0
     precision: str = "fp32"
     device: str = "auto"
@@ -205,7 +206,7 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         model = build_training_model(options, device)
         tokenizer = ReferringTokenizer(options.tokenizer, max_tokens=int(model.config.max_tokens))
         samples = TrainingSamples(split, int(model.config.image_size), tokenizer)
-        criterion = ReferringCriterion(mask_weight=model.config.mask_weight)
+        criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=options.dice_weight)
         optimizer = torch.optim.AdamW(_parameter_groups(model, options.lr, options.weight_decay,
                                                         options.backbone_lr_multiplier), lr=options.lr)
         use_cuda = device.startswith("cuda")

@@ -20,8 +20,8 @@ from grefbench.training.schedule import learning_rate_factor
 
 def _options(out, **changes):
     values = dict(data_root=embedded_root(), dataset="grefshapes", out=out, config="rela_tiny", split="testB",
-                  val_split="testA", freeze_text=True, group_by_image=2, steps=4, batch_size=2, lr=5e-4, warmup=2, workers=0,
-                  log_every=1, eval_every=2, eval_limit=4, checkpoint_every=2, threads=1)
+                  val_split="testA", freeze_text=True, group_by_image=2, dice_weight=1.0, steps=4, batch_size=2, lr=5e-4,
+                  warmup=2, workers=0, log_every=1, eval_every=2, eval_limit=4, checkpoint_every=2, threads=1)
     values.update(changes)
     return TrainOptions(**values)
 

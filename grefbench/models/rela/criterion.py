@@ -10,6 +10,10 @@ target / "no target"), summed as
   minimap grid (10x10 for 100 queries) and truncated to an integer, so a cell counts as target
   only where the resized value is exactly 1 (as the official `.long()` does);
 - no-target: the averaged no-target logits against "the expression has no target".
+
+Optionally (`dice_weight` > 0, not part of the official loss) a soft Dice term on the target
+probability is added before the MASK_WEIGHT factor: per-pixel CE is dominated by background when
+targets are small, and Dice weighs every sentence's target equally whatever its area.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ AUXILIARY_WEIGHT = 0.1
 class ReferringCriterion(nn.Module):
     """`forward(outputs, gt_masks, no_target) -> {"loss_mask": weighted loss}` as the official training step."""
 
-    def __init__(self, mask_weight: float = 5.0):
+    def __init__(self, mask_weight: float = 5.0, dice_weight: float = 0.0):
         super().__init__()
         self.mask_weight = mask_weight
+        self.dice_weight = dice_weight
 
     def forward(
         self,
@@ -57,7 +62,21 @@ class ReferringCriterion(nn.Module):
             + F.cross_entropy(minimap, target_minimap.flatten(1).long(), weight=weight) * AUXILIARY_WEIGHT
             + F.cross_entropy(outputs["nt_label"], no_target, weight=weight) * AUXILIARY_WEIGHT
         )
+        if self.dice_weight > 0:
+            loss = loss + self.dice_weight * dice_loss(pred_masks, targets)
         return {"loss_mask": loss * self.mask_weight}
+
+
+def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of 1 - (2|P*G| + 1) / (|P| + |G| + 1), P the softmax target probability.
+
+    The +1 keeps it defined for a no-target sentence (empty G), where it pushes P towards empty.
+    """
+    probability = logits.softmax(dim=1)[:, 1].flatten(1)
+    targets = targets.flatten(1)
+    overlap = (probability * targets).sum(-1)
+    total = probability.sum(-1) + targets.sum(-1)
+    return (1 - (2 * overlap + 1) / (total + 1)).mean()
 
 
 def _stack_masks(gt_masks: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:

@@ -120,7 +120,7 @@ _TINY: dict[str, Any] = {
             "APE": False,
             "DROP_PATH_RATE": 0.0,
             "PATCH_NORM": True,
-            "PRETRAIN_IMG_SIZE": 160,
+            "PRETRAIN_IMG_SIZE": 128,
         },
         "SEM_SEG_HEAD": {"CONVS_DIM": 64, "MASK_DIM": 64, "TRANSFORMER_ENC_LAYERS": 2},
         "MASK_FORMER": {"HIDDEN_DIM": 64, "NHEADS": 4, "DIM_FEEDFORWARD": 256, "DEC_LAYERS": 4},
@@ -128,7 +128,7 @@ _TINY: dict[str, Any] = {
         "PIXEL_STD": _IMAGENET_STD,
     },
     "REFERRING": {"BERT_TYPE": "minilm-l6"},
-    "INPUT": {"IMAGE_SIZE": 160},
+    "INPUT": {"IMAGE_SIZE": 128},
 }
 
 PRESETS: dict[str, list[dict[str, Any]]] = {

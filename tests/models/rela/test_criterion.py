@@ -58,3 +58,37 @@ def test_non_square_query_counts_are_refused():
     outputs = {"pred_masks": torch.randn(1, 2, 4, 4), "pred_logits": torch.randn(1, 5, 2), "nt_label": torch.randn(1, 2)}
     with pytest.raises(ValueError, match="square"):
         ReferringCriterion()(outputs, torch.zeros(1, 8, 8), torch.tensor([True]))
+
+
+def hand_dice(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - (2 sum(p g) + 1) / (sum(p) + sum(g) + 1) per sample, p = softmax target channel, averaged."""
+    values = []
+    for sample_logits, sample_target in zip(logits.double(), target.double()):
+        p = torch.exp(sample_logits[1]) / (torch.exp(sample_logits[0]) + torch.exp(sample_logits[1]))
+        values.append(1 - (2 * float((p * sample_target).sum()) + 1) / (float(p.sum() + sample_target.sum()) + 1))
+    return sum(values) / len(values)
+
+
+def test_dice_term_is_off_by_default_and_added_before_the_mask_weight():
+    torch.manual_seed(2)
+    outputs = {"pred_masks": torch.randn(2, 2, 4, 4), "pred_logits": torch.randn(2, 4, 2), "nt_label": torch.randn(2, 2)}
+    gt = torch.zeros(2, 8, 8, dtype=torch.uint8)
+    gt[0, 2:6, 1:5] = 1  # sample 1 has no target: the +1 keeps its Dice defined
+    no_target = torch.tensor([False, True])
+    official = float(ReferringCriterion(mask_weight=5.0)(outputs, gt, no_target)["loss_mask"])
+    with_dice = float(ReferringCriterion(mask_weight=5.0, dice_weight=2.0)(outputs, gt, no_target)["loss_mask"])
+    upsampled = torch.nn.functional.interpolate(outputs["pred_masks"], (8, 8), mode="bilinear", align_corners=False)
+    assert math.isclose(with_dice, official + 5.0 * 2.0 * hand_dice(upsampled, gt), rel_tol=1e-5)
+
+
+def test_dice_is_near_zero_for_a_confident_exact_mask_and_near_one_for_a_disjoint_one():
+    from grefbench.models.rela.criterion import dice_loss
+
+    target = torch.zeros(1, 16, 16)
+    target[0, 4:12, 4:12] = 1
+    sign = 2 * target - 1
+    exact = torch.stack([-20 * sign, 20 * sign], dim=1)  # channel 1 wins exactly on the target
+    disjoint = torch.stack([20 * target + 20, -20 * target - 20], dim=1)  # target channel off everywhere...
+    disjoint[:, :, 0, 0] = torch.tensor([-20.0, 20.0])  # ...but one pixel outside the target
+    assert float(dice_loss(exact, target)) < 1e-3
+    assert float(dice_loss(disjoint, target)) > 0.95
