@@ -21,10 +21,16 @@ def __getattr__(name: str) -> Any:
     """`stdout` and `stderr` (rich consoles) are made on first use: `score --quiet` never imports rich."""
     if name not in ("stdout", "stderr"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from rich.console import Console
+    return _console(name)
 
-    made = Console(stderr=name == "stderr")
-    globals()[name] = made
+
+def _console(name: str) -> Console:
+    """The module's `stdout` or `stderr` console, made once (this module's own code reads them here)."""
+    made = globals().get(name)
+    if made is None:
+        from rich.console import Console
+
+        made = globals()[name] = Console(stderr=name == "stderr")
     return made
 
 
@@ -32,7 +38,7 @@ def __getattr__(name: str) -> Any:
 def progress_bar(description: str, total: int | None, *, enabled: bool = True, unit: str = "items",
                  delay: float = 1.0) -> Iterator[Callable[[int], None]]:
     """Yield `advance(n, status="")`; a rich bar (with rate and status) appears only after `delay` seconds."""
-    if not enabled or not __getattr__("stderr").is_terminal:
+    if not enabled or not _console("stderr").is_terminal:
         yield lambda n=1, status="": None
         return
     from rich.progress import (
@@ -46,7 +52,7 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True, u
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
-        console=__getattr__("stderr"), transient=True,
+        console=_console("stderr"), transient=True,
     )
     task = progress.add_task(description, total=total, rate="", status="")
     started_at = time.perf_counter()
@@ -96,7 +102,7 @@ def error(message: str) -> None:
     """Print one error line on stderr (no traceback)."""
     from rich.markup import escape
 
-    __getattr__("stderr").print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    _console("stderr").print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def is_interactive() -> bool:
