@@ -191,6 +191,8 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         raise UsageError("--steps and --batch-size must be positive")
     if options.group_by_image < 1:
         raise UsageError("--group-by-image must be at least 1")
+    if not options.dice_weight >= 0:  # also refuses NaN: a negative weight would be silently ignored
+        raise UsageError(f"--dice-weight must be 0 or more, not {options.dice_weight}")
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)

@@ -44,6 +44,19 @@ def test_recipe_trains_logs_and_saves_a_loadable_model(tmp_path):
     assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items() if k != "sem_seg_head.predictor.lang_weight")
 
 
+@pytest.mark.parametrize("changes, message", [
+    ({"steps": 0}, "--steps and --batch-size must be positive"),
+    ({"group_by_image": 0}, "--group-by-image must be at least 1"),
+    ({"dice_weight": -1.0}, "--dice-weight must be 0 or more"),
+])
+def test_bad_options_are_refused_before_any_work(tmp_path, changes, message):
+    from grefbench.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        train(_options(tmp_path / "run", **changes))
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     from grefbench.training import loop
 
