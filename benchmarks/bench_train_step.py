@@ -1,0 +1,68 @@
+"""Seconds per `grefbench train` step of the demo model at two input sizes (why rela_tiny takes 128 px).
+
+One step = forward, the training loss, backward and the AdamW update, on random images and
+tokens of a batch like the demo recipe's (8 sentences, frozen text encoder), as the trainer
+builds the model. Prints the median of each size and the ratio against the reference size.
+
+usage: python benchmarks/bench_train_step.py [--sizes 128 160] [--reference 160] [--batch 8]
+                                              [--runs 7] [--threads 2] [--dice-weight 1]
+"""
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from grefbench.models.rela.criterion import ReferringCriterion
+from grefbench.training.loop import TrainOptions, _set_train_mode, build_training_model
+
+
+def step_seconds(size: int, batch: int, runs: int, dice_weight: float) -> float:
+    """Median wall time of one training step at size x size input, after two warm-up steps."""
+    torch.manual_seed(0)
+    options = TrainOptions(data_root=Path("."), dataset="grefshapes", out=Path("."), config="rela_tiny",
+                           config_overrides=(f"INPUT.IMAGE_SIZE={size}",), freeze_text=True)
+    model = build_training_model(options, "cpu")
+    _set_train_mode(model, freeze_text=True)
+    criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=dice_weight)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
+    tokens = torch.randint(1000, 2000, (batch, 12))
+    mask = torch.ones_like(tokens)
+    targets = torch.zeros(batch, size, size)
+    targets[:, size // 4:size // 2, size // 4:size // 2] = 1
+    no_target = torch.zeros(batch, dtype=torch.bool)
+    times = []
+    for run in range(runs + 2):
+        started = time.perf_counter()
+        loss = criterion(model(images, tokens, mask), targets, no_target)["loss_mask"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if run >= 2:
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 160])
+    parser.add_argument("--reference", type=int, default=160)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dice-weight", type=float, default=1.0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    sizes = sorted(set(args.sizes) | {args.reference})
+    seconds = {size: step_seconds(size, args.batch, args.runs, args.dice_weight) for size in sizes}
+    print(f"rela_tiny training step, batch {args.batch}, {args.threads} threads, median of {args.runs}:")
+    for size in sizes:
+        print(f"  {size}x{size}: {seconds[size]:.3f} s/step   {seconds[args.reference] / seconds[size]:.2f}x "
+              f"vs {args.reference}x{args.reference}")
+
+
+if __name__ == "__main__":
+    main()
