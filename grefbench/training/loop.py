@@ -49,6 +49,7 @@ class TrainOptions:
     decay: str = "cosine"
     clip: float = 1.0
     dice_weight: float = 0.0
+    category_weight: float = 0.0
     backbone_lr_multiplier: float = 1.0
     precision: str = "fp32"
     device: str = "auto"
@@ -156,6 +157,19 @@ def _openable_language_gates(model) -> None:
             torch.nn.init.kaiming_uniform_(gate[0].weight, a=math.sqrt(5))
 
 
+def _check_category_head(classes: int, weight: float, split) -> None:
+    """`--category-weight` and the config's category head (GREFBENCH.CATEGORY_CLASSES) go together."""
+    if weight > 0 and not classes:
+        raise UsageError("--category-weight needs a category head: add --set GREFBENCH.CATEGORY_CLASSES=N "
+                         "(N = largest category id + 1)")
+    if classes and not weight > 0:
+        raise UsageError(f"the config has a category head (GREFBENCH.CATEGORY_CLASSES={classes}); "
+                         "train it with --category-weight W (W > 0)")
+    if classes and split.categories and max(split.categories) >= classes:
+        raise UsageError(f"GREFBENCH.CATEGORY_CLASSES={classes} is too small for {split.dataset}: its largest "
+                         f"category id is {max(split.categories)}, so it needs at least {max(split.categories) + 1}")
+
+
 def build_training_model(options: TrainOptions, device: str):
     """The model to train: from its config (or initial weights), with the text encoder as asked."""
     from grefbench.models.rela.build import build_rela
@@ -193,6 +207,8 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         raise UsageError("--group-by-image must be at least 1")
     if not options.dice_weight >= 0:  # also refuses NaN: a negative weight would be silently ignored
         raise UsageError(f"--dice-weight must be 0 or more, not {options.dice_weight}")
+    if not options.category_weight >= 0:
+        raise UsageError(f"--category-weight must be 0 or more, not {options.category_weight}")
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -206,9 +222,12 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         split = load_split(options.data_root, options.dataset, options.split)
         val = load_split(options.data_root, options.dataset, options.val_split) if options.val_split else None
         model = build_training_model(options, device)
+        _check_category_head(model.config.category_classes, options.category_weight, split)
         tokenizer = ReferringTokenizer(options.tokenizer, max_tokens=int(model.config.max_tokens))
-        samples = TrainingSamples(split, int(model.config.image_size), tokenizer)
-        criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=options.dice_weight)
+        samples = TrainingSamples(split, int(model.config.image_size), tokenizer,
+                                  categories=options.category_weight > 0)
+        criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=options.dice_weight,
+                                       category_weight=options.category_weight)
         optimizer = torch.optim.AdamW(_parameter_groups(model, options.lr, options.weight_decay,
                                                         options.backbone_lr_multiplier), lr=options.lr)
         use_cuda = device.startswith("cuda")
@@ -278,7 +297,9 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
                 with autocast:
                     outputs = trained(batch["images"].to(device, non_blocking=True), batch["lang_tokens"].to(device),
                                       batch["lang_mask"].to(device))
-                    loss = criterion(outputs, batch["gt_masks"].to(device), batch["no_target"].to(device))["loss_mask"]
+                    categories = batch.get("gt_categories")
+                    loss = criterion(outputs, batch["gt_masks"].to(device), batch["no_target"].to(device),
+                                     None if categories is None else categories.to(device))["loss_mask"]
                 if not torch.isfinite(loss):
                     raise UsageError(f"the loss became {loss.item()} at step {step}; lower --lr or use --precision fp32")
                 optimizer.zero_grad(set_to_none=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from grefbench.data.catalog import image_root
-from grefbench.data.groundtruth import load_ground_truth
+from grefbench.data.groundtruth import instance_rle, load_ground_truth
 from grefbench.data.protocols import Protocol
 from grefbench.data.split import ReferSplit
 from grefbench.inference.inputs import SentenceInputs
@@ -24,12 +25,34 @@ def square_protocol(size: int) -> Protocol:
     return Protocol(f"square{size}", (size, size), f"polygons scaled to {size}x{size} (training targets)")
 
 
-class TrainingSamples(SentenceInputs):
-    """Item i: image uint8 [3, S, S], tokens and mask [L], target mask uint8 [S, S], no-target flag."""
+def category_map(annotations: Sequence[dict], height: int, width: int, protocol: Protocol) -> np.ndarray:
+    """The category id of every pixel at the protocol's size (0 where no object), later ids painted on top."""
+    out_height, out_width = protocol.mask_size(height, width)
+    painted = np.zeros((out_height, out_width), dtype=np.int64)
+    for annotation in sorted(annotations, key=lambda a: a["id"]):
+        encoded = instance_rle(annotation, height, width, protocol)
+        if encoded is not None:
+            painted[rle.decode(encoded).astype(bool)] = int(annotation["category_id"])
+    return painted
 
-    def __init__(self, split: ReferSplit, image_size: int, tokenizer: Any):
+
+class TrainingSamples(SentenceInputs):
+    """Item i: image uint8 [3, S, S], tokens and mask [L], target mask uint8 [S, S], no-target flag,
+    and with `categories` the category map int64 [S, S] of all the image's objects."""
+
+    def __init__(self, split: ReferSplit, image_size: int, tokenizer: Any, *, categories: bool = False):
         super().__init__(split.records, image_root(split.root), image_size, tokenizer)
-        self.targets = load_ground_truth(split, square_protocol(image_size)).rles
+        self.protocol = square_protocol(image_size)
+        self.targets = load_ground_truth(split, self.protocol).rles
+        self.image_annotations: dict[int, list[dict]] | None = None
+        self.image_sizes: dict[int, tuple[int, int]] = {}
+        if categories:
+            wanted = {record.image_id for record in split.records}
+            self.image_annotations = {image_id: [] for image_id in wanted}
+            for annotation in split.annotations.values():
+                if annotation["image_id"] in wanted and not annotation.get("iscrowd", 0):
+                    self.image_annotations[annotation["image_id"]].append(annotation)
+            self.image_sizes = {i: (split.images[i]["height"], split.images[i]["width"]) for i in wanted}
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
         batch = super().__getitems__(indices)
@@ -38,4 +61,10 @@ class TrainingSamples(SentenceInputs):
         records = [self.records[i] for i in indices]
         batch["gt_masks"] = torch.stack([torch.from_numpy(rle.decode(self.targets[r.ref_id])) for r in records])
         batch["no_target"] = torch.tensor([r.no_target for r in records], dtype=torch.bool)
+        if self.image_annotations is not None:
+            batch["gt_categories"] = torch.stack([
+                torch.from_numpy(category_map(self.image_annotations[r.image_id], *self.image_sizes[r.image_id],
+                                              self.protocol))
+                for r in records
+            ])
         return batch

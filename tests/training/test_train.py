@@ -48,6 +48,11 @@ def test_recipe_trains_logs_and_saves_a_loadable_model(tmp_path):
     ({"steps": 0}, "--steps and --batch-size must be positive"),
     ({"group_by_image": 0}, "--group-by-image must be at least 1"),
     ({"dice_weight": -1.0}, "--dice-weight must be 0 or more"),
+    ({"category_weight": -1.0}, "--category-weight must be 0 or more"),
+    ({"category_weight": 1.0}, "--category-weight needs a category head"),
+    ({"config_overrides": ("GREFBENCH.CATEGORY_CLASSES=7",)}, r"train it with --category-weight"),
+    ({"config_overrides": ("GREFBENCH.CATEGORY_CLASSES=4",), "category_weight": 1.0},
+     "its largest category id is 6, so it needs at least 7"),
 ])
 def test_bad_options_are_refused_before_any_work(tmp_path, changes, message):
     from grefbench.errors import UsageError

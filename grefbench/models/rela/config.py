@@ -21,6 +21,8 @@ from grefbench.models.rela.presets import PRESETS
 from grefbench.models.rela.yaml_chain import merge_document, read_yaml_chain
 
 STAGE_STRIDES = {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
+# GREFBENCH.DECODER_LANGUAGE values: the official decoder, or grefbench's opt-in variant (decoder.py).
+LANGUAGE_MODES = ("official", "every_layer")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class DecoderConfig:
     pre_norm: bool
     enforce_input_proj: bool
     language_weight: float = 0.1
+    language_mode: str = "official"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class ReLAConfig:
     bert_type: str
     max_tokens: int
     mask_weight: float
+    category_classes: int = 0
     name: str = ""
     ignored: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -238,6 +242,7 @@ def build_config(values: Mapping[str, Any], sources: Mapping[str, str], *, name:
             layers=dec_layers - 1,
             pre_norm=model["MODEL.MASK_FORMER.PRE_NORM"],
             enforce_input_proj=model["MODEL.MASK_FORMER.ENFORCE_INPUT_PROJ"],
+            language_mode=model["GREFBENCH.DECODER_LANGUAGE"],
         ),
         pixel_mean=model["MODEL.PIXEL_MEAN"],
         pixel_std=model["MODEL.PIXEL_STD"],
@@ -246,6 +251,7 @@ def build_config(values: Mapping[str, Any], sources: Mapping[str, str], *, name:
         bert_type=model["REFERRING.BERT_TYPE"],
         max_tokens=model["REFERRING.MAX_TOKENS"],
         mask_weight=model["MODEL.MASK_FORMER.MASK_WEIGHT"],
+        category_classes=model["GREFBENCH.CATEGORY_CLASSES"],
         name=name,
         ignored=ignored,
     )
@@ -299,6 +305,12 @@ def check_config(config: ReLAConfig, *, origin: str = "config") -> None:
         raise fail(f"COMMON_STRIDE {pixel.common_stride} needs {fpn_levels} finer IN_FEATURES than the encoder's")
     if len(pixel.encoder_in_features) + fpn_levels < 3:
         raise fail("the decoder needs 3 scales: encoder levels + FPN levels must be at least 3")
+    if decoder.language_mode not in LANGUAGE_MODES:
+        raise fail(
+            f"GREFBENCH.DECODER_LANGUAGE {decoder.language_mode!r} is not one of {', '.join(LANGUAGE_MODES)}"
+        )
+    if config.category_classes < 0:
+        raise fail(f"GREFBENCH.CATEGORY_CLASSES must be 0 (no head) or more, not {config.category_classes}")
     if decoder.num_queries < 1 or config.max_tokens < 1 or config.image_size < 1:
         raise fail("NUM_OBJECT_QUERIES, REFERRING.MAX_TOKENS and INPUT.IMAGE_SIZE must be positive")
 

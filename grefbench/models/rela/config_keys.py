@@ -41,6 +41,12 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "MODEL.MASK_FORMER.DEC_LAYERS": 6,
     "MODEL.MASK_FORMER.PRE_NORM": False,
     "MODEL.MASK_FORMER.ENFORCE_INPUT_PROJ": False,
+    # grefbench's own key (no official config sets it): how the decoder sees language.
+    # "official" is ReLA's; "every_layer" is the opt-in variant documented in decoder.py.
+    "GREFBENCH.DECODER_LANGUAGE": "official",
+    # grefbench's own: classes of an auxiliary per-pixel category head on the mask features,
+    # trained with `grefbench train --category-weight` and unused at inference (0: no head).
+    "GREFBENCH.CATEGORY_CLASSES": 0,
 }
 
 # Backbone sections: every key maps to the backbone dataclass field of the same name in lower

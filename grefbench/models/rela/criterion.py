@@ -14,6 +14,10 @@ target / "no target"), summed as
 Optionally (`dice_weight` > 0, not part of the official loss) a soft Dice term on the target
 probability is added before the MASK_WEIGHT factor: per-pixel CE is dominated by background when
 targets are small, and Dice weighs every sentence's target equally whatever its area.
+
+Optionally (`category_weight` > 0, grefbench's own) the model's auxiliary category head
+(GREFBENCH.CATEGORY_CLASSES) is trained with a per-pixel cross-entropy against the category map
+of all the image's objects (0 = background), also before the MASK_WEIGHT factor.
 """
 
 from __future__ import annotations
@@ -32,19 +36,22 @@ AUXILIARY_WEIGHT = 0.1
 class ReferringCriterion(nn.Module):
     """`forward(outputs, gt_masks, no_target) -> {"loss_mask": weighted loss}` as the official training step."""
 
-    def __init__(self, mask_weight: float = 5.0, dice_weight: float = 0.0):
+    def __init__(self, mask_weight: float = 5.0, dice_weight: float = 0.0, category_weight: float = 0.0):
         super().__init__()
         self.mask_weight = mask_weight
         self.dice_weight = dice_weight
+        self.category_weight = category_weight
 
     def forward(
         self,
         outputs: Mapping[str, torch.Tensor],
         gt_masks: torch.Tensor | Sequence[torch.Tensor],
         no_target: torch.Tensor | Sequence[bool],
+        gt_categories: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """`outputs` of `ReLA` in training mode; `gt_masks` [B, H, W] (or a list of [H, W] / [1, H, W],
-        zero-padded to the largest); `no_target` [B] bool, True where the expression has no target."""
+        zero-padded to the largest); `no_target` [B] bool, True where the expression has no target;
+        `gt_categories` [B, H, W] category ids (needed when `category_weight` > 0)."""
         pred_masks = outputs["pred_masks"]
         minimap = outputs["pred_logits"].transpose(1, 2)  # [B, 2, Q]
         targets = _stack_masks(gt_masks).to(device=pred_masks.device, dtype=pred_masks.dtype)
@@ -64,6 +71,13 @@ class ReferringCriterion(nn.Module):
         )
         if self.dice_weight > 0:
             loss = loss + self.dice_weight * dice_loss(pred_masks, targets)
+        if self.category_weight > 0:
+            if gt_categories is None or "category_logits" not in outputs:
+                raise ValueError("category_weight > 0 needs the model's category head and gt_categories")
+            categories = gt_categories.to(device=pred_masks.device).long()
+            logits = F.interpolate(outputs["category_logits"], categories.shape[-2:], mode="bilinear",
+                                   align_corners=False)
+            loss = loss + self.category_weight * F.cross_entropy(logits, categories)
         return {"loss_mask": loss * self.mask_weight}
 
 

@@ -11,6 +11,13 @@ official state dicts load unchanged. Official behaviour kept on purpose:
   overrides `_load_from_state_dict` without loading its own parameters), so published numbers
   use its initial value 0.0; see `checkpoint.py`.
 - The language cross-attention has no padding mask: padded tokens are attended to.
+
+`language_mode="every_layer"` (config key GREFBENCH.DECODER_LANGUAGE, grefbench's own, off by
+default) is a deliberate deviation for models trained from scratch: every layer attends to the
+words (`RLA_lang_layers`, with the query positions and a padding mask), the projection is not
+zero-initialised and nothing scales the result down. In the official design the queries get
+language only at 0.05 strength through a zero-initialised projection, so a small model trained
+from scratch has to select the referred objects through the backbone's fusion alone.
 """
 
 from __future__ import annotations
@@ -54,11 +61,13 @@ class ReferringDecoder(nn.Module):
         enforce_input_proj: bool,
         text_dim: int,
         language_weight: float = 0.1,
+        language_mode: str = "official",
     ):
         super().__init__()
         self.heads = heads
         self.num_layers = layers
         self.language_weight = language_weight
+        self.language_mode = language_mode
         self.RIA_layers = nn.ModuleList(CrossAttentionBlock(hidden_dim, heads, pre_norm=pre_norm) for _ in range(layers))
         self.RLA_vision = nn.ModuleList(SelfAttentionBlock(hidden_dim, heads, pre_norm=pre_norm) for _ in range(layers))
         self.transformer_ffn_layers = nn.ModuleList(
@@ -68,9 +77,14 @@ class ReferringDecoder(nn.Module):
         self.query_feat = nn.Embedding(num_queries, hidden_dim)
         self.query_embed = nn.Embedding(num_queries, hidden_dim)
         self.lang_proj = nn.Linear(text_dim, hidden_dim, bias=False)
-        nn.init.zeros_(self.lang_proj.weight)
-        self.lang_weight = nn.Parameter(torch.tensor(0.0))
-        self.RLA_lang_att = CrossAttentionBlock(hidden_dim, heads, pre_norm=pre_norm)
+        if language_mode == "every_layer":
+            self.RLA_lang_layers = nn.ModuleList(
+                CrossAttentionBlock(hidden_dim, heads, pre_norm=pre_norm) for _ in range(layers)
+            )
+        else:
+            nn.init.zeros_(self.lang_proj.weight)
+            self.lang_weight = nn.Parameter(torch.tensor(0.0))
+            self.RLA_lang_att = CrossAttentionBlock(hidden_dim, heads, pre_norm=pre_norm)
         self.level_embed = nn.Embedding(NUM_SCALES, hidden_dim)
         self.input_proj = nn.ModuleList()
         for _ in range(NUM_SCALES):
@@ -86,9 +100,16 @@ class ReferringDecoder(nn.Module):
         self.mask_embed = MLP(hidden_dim, hidden_dim, mask_dim, 3)
 
     def forward(
-        self, scales: Sequence[torch.Tensor], mask_features: torch.Tensor, lang_feat: torch.Tensor
+        self,
+        scales: Sequence[torch.Tensor],
+        mask_features: torch.Tensor,
+        lang_feat: torch.Tensor,
+        lang_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Decode three maps [B, C, H_l, W_l] (coarse first), `mask_features` [B, D, H, W], `lang_feat` [B, text_dim, L]."""
+        """Decode three maps [B, C, H_l, W_l] (coarse first), `mask_features` [B, D, H, W], `lang_feat` [B, text_dim, L].
+
+        `lang_mask` [B, L] (1 for real tokens) is only used by the "every_layer" mode.
+        """
         assert len(scales) == NUM_SCALES
         batch = mask_features.shape[0]
         memories, memory_keys, sizes = [], [], []
@@ -109,13 +130,18 @@ class ReferringDecoder(nn.Module):
         query_pos = self.query_embed.weight.unsqueeze(0).expand(batch, -1, -1)
         output = self.query_feat.weight.unsqueeze(0).expand(batch, -1, -1)
         allowed = self._attention_mask(output, resized_features[0])
+        language = self.lang_proj(lang_feat.transpose(1, 2))
+        word_allowed = None
+        if lang_mask is not None and self.language_mode == "every_layer":
+            word_allowed = lang_mask.bool()[:, None, None, :]  # [B, 1, 1, L], shared by heads and queries
         for index in range(self.num_layers):
             level = index % NUM_SCALES
             output = self.RIA_layers[index](
                 output, memories[level], memory_key=memory_keys[level], query_pos=query_pos, allowed=allowed
             )
-            if index == 0:
-                language = self.lang_proj(lang_feat.transpose(1, 2))
+            if self.language_mode == "every_layer":
+                output = self.RLA_lang_layers[index](output, language, query_pos=query_pos, allowed=word_allowed)
+            elif index == 0:
                 gated = self.RLA_lang_att(output, language) * torch.sigmoid(self.lang_weight)
                 output = output + gated * self.language_weight
             output = self.RLA_vision[index](output, query_pos=query_pos)

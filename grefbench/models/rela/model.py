@@ -55,11 +55,21 @@ class ReferringHead(nn.Module):
             enforce_input_proj=decoder.enforce_input_proj,
             text_dim=text_dim,
             language_weight=decoder.language_weight,
+            language_mode=decoder.language_mode,
         )
+        if config.category_classes:
+            # grefbench's auxiliary training head (GREFBENCH.CATEGORY_CLASSES): each pixel's object
+            # category from the mask features, so they learn what the shapes/classes are. Unused at inference.
+            self.category_embed = nn.Conv2d(pixel.mask_dim, config.category_classes, kernel_size=1)
 
-    def forward(self, features: Mapping[str, torch.Tensor], lang_feat: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, features: Mapping[str, torch.Tensor], lang_feat: torch.Tensor, lang_mask: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         mask_features, scales = self.pixel_decoder(features)
-        return self.predictor(scales, mask_features, lang_feat)
+        outputs = self.predictor(scales, mask_features, lang_feat, lang_mask)
+        if self.training and hasattr(self, "category_embed"):
+            outputs["category_logits"] = self.category_embed(mask_features)
+        return outputs
 
 
 class ReLA(nn.Module):
@@ -142,7 +152,7 @@ class ReLA(nn.Module):
         lang_mask = lang_mask.to(x.device)
         lang_feat = self.encode_text(lang_tokens, lang_mask)
         features = self.backbone(x, lang_feat, lang_mask.unsqueeze(-1).to(lang_feat.dtype))
-        outputs = self.sem_seg_head(features, lang_feat)
+        outputs = self.sem_seg_head(features, lang_feat, lang_mask)
         if self.training:
             return outputs
         ref_seg = F.interpolate(outputs["pred_masks"], size=x.shape[-2:], mode="bilinear", align_corners=False)

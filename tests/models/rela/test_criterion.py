@@ -92,3 +92,31 @@ def test_dice_is_near_zero_for_a_confident_exact_mask_and_near_one_for_a_disjoin
     disjoint[:, :, 0, 0] = torch.tensor([-20.0, 20.0])  # ...but one pixel outside the target
     assert float(dice_loss(exact, target)) < 1e-3
     assert float(dice_loss(disjoint, target)) > 0.95
+
+
+def test_category_term_is_an_unweighted_pixel_cross_entropy_added_before_the_mask_weight():
+    torch.manual_seed(3)
+    outputs = {"pred_masks": torch.randn(2, 2, 4, 4), "pred_logits": torch.randn(2, 4, 2), "nt_label": torch.randn(2, 2),
+               "category_logits": torch.randn(2, 5, 4, 4)}
+    gt = torch.zeros(2, 8, 8, dtype=torch.uint8)
+    gt[0, 2:6, 1:5] = 1
+    categories = torch.zeros(2, 8, 8, dtype=torch.int64)
+    categories[0, 2:6, 1:5] = 3
+    categories[1, 0:3, 4:8] = 4
+    no_target = torch.tensor([False, True])
+    official = float(ReferringCriterion(mask_weight=5.0)(outputs, gt, no_target)["loss_mask"])
+    with_categories = float(ReferringCriterion(mask_weight=5.0, category_weight=0.5)(
+        outputs, gt, no_target, categories)["loss_mask"])
+    upsampled = torch.nn.functional.interpolate(outputs["category_logits"], (8, 8), mode="bilinear",
+                                                align_corners=False).double()
+    # Mean over every pixel of every sample of -log p(true category), by hand.
+    log_probs = upsampled.log_softmax(1)
+    nll = -sum(float(log_probs[b, categories[b, y, x], y, x]) for b in range(2) for y in range(8) for x in range(8))
+    assert math.isclose(with_categories, official + 5.0 * 0.5 * nll / 128, rel_tol=1e-5)
+
+
+def test_category_term_without_its_head_or_ground_truth_is_an_error():
+    outputs = {"pred_masks": torch.zeros(1, 2, 4, 4), "pred_logits": torch.zeros(1, 4, 2), "nt_label": torch.zeros(1, 2)}
+    gt = torch.zeros(1, 8, 8, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="category head"):
+        ReferringCriterion(category_weight=1.0)(outputs, gt, torch.tensor([True]), torch.zeros(1, 8, 8))
