@@ -118,10 +118,16 @@ def test_ddp_under_torchrun(tmp_path):
     command = [torchrun, "--nproc_per_node", "2", "--master_port", "29519", "-m", "grefbench", "train",
                "--config", "rela_tiny", "--data-root", str(embedded_root()), "--dataset", "grefshapes",
                "--split", "testB", "--val-split", "", "--out", str(tmp_path / "ddp"), "--steps", "2",
-               "--batch-size", "1", "--freeze-text", "--workers", "0", "--threads", "1", "--quiet"]
+               "--batch-size", "1", "--freeze-text", "--workers", "0", "--threads", "1", "--quiet",
+               # grefbench's opt-in decoder language and category head: every parameter must get a
+               # gradient on every rank (DDP runs with find_unused_parameters=False).
+               "--set", "GREFBENCH.DECODER_LANGUAGE=every_layer", "--set", "GREFBENCH.CATEGORY_CLASSES=7",
+               "--category-weight", "1"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     log = json.loads((tmp_path / "ddp" / "training_log.json").read_text())
     assert log["provenance"]["world_size"] == 2
-    assert load_model("rela", weights=tmp_path / "ddp" / "model_final.pth").config.name == "rela_tiny"
+    model = load_model("rela", weights=tmp_path / "ddp" / "model_final.pth")
+    assert model.config.name.startswith("rela_tiny") and model.config.category_classes == 7
+    assert model.config.decoder.language_mode == "every_layer"
