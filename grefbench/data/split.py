@@ -97,6 +97,15 @@ class ReferSplit:
     def image_path(self, record: SentenceRecord) -> Path:
         return image_root(self.root) / record.file_name
 
+    def image_annotations(self, image_ids: set[int]) -> dict[int, list[dict]]:
+        """image id -> its non-crowd annotations, for the images asked (an image without any gets [])."""
+        index: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
+        for annotation in self.annotations.values():
+            bucket = index.get(annotation.get("image_id"))
+            if bucket is not None and not annotation.get("iscrowd", 0):
+                bucket.append(annotation)
+        return index
+
     def ref_records(self) -> dict[int, SentenceRecord]:
         """One (the first) record per ref_id, in split order: ground truth is per ref."""
         first: dict[int, SentenceRecord] = {}

@@ -35,15 +35,6 @@ class InstanceCoverage:
     extra_instances: np.ndarray
 
 
-def _image_index(split: ReferSplit, image_ids: set[int]) -> dict[int, list[dict]]:
-    index: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
-    for annotation in split.annotations.values():
-        bucket = index.get(annotation.get("image_id"))
-        if bucket is not None and not annotation.get("iscrowd", 0):
-            bucket.append(annotation)
-    return index
-
-
 def _rasterise(annotations: list[dict], record: SentenceRecord, protocol: Protocol) -> list[Instance]:
     masks = [(a["id"], instance_rle(a, record.height, record.width, protocol)) for a in annotations]
     masks = [(ann_id, mask) for ann_id, mask in masks if mask is not None]
@@ -73,7 +64,7 @@ def instance_coverage(
     covered_targets = np.zeros(n, dtype=np.int64)
     extra_instances = np.zeros(n, dtype=np.int64)
     records = [split.records[r] for r in rows]
-    index = _image_index(split, {record.image_id for record in records})
+    index = split.image_annotations({record.image_id for record in records})
     instances: dict[int, list[Instance]] = {}
     # (ref_id, ann_id) -> (inst ∪ gt, |inst \ gt|) for non-target instances
     outside_target: dict[tuple[int, int], tuple[dict, int]] = {}

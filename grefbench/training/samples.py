@@ -45,14 +45,8 @@ class TrainingSamples(SentenceInputs):
         self.protocol = square_protocol(image_size)
         self.targets = load_ground_truth(split, self.protocol).rles
         self.image_annotations: dict[int, list[dict]] | None = None
-        self.image_sizes: dict[int, tuple[int, int]] = {}
         if categories:
-            wanted = {record.image_id for record in split.records}
-            self.image_annotations = {image_id: [] for image_id in wanted}
-            for annotation in split.annotations.values():
-                if annotation["image_id"] in wanted and not annotation.get("iscrowd", 0):
-                    self.image_annotations[annotation["image_id"]].append(annotation)
-            self.image_sizes = {i: (split.images[i]["height"], split.images[i]["width"]) for i in wanted}
+            self.image_annotations = split.image_annotations({record.image_id for record in split.records})
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
         batch = super().__getitems__(indices)
@@ -62,9 +56,11 @@ class TrainingSamples(SentenceInputs):
         batch["gt_masks"] = torch.stack([torch.from_numpy(rle.decode(self.targets[r.ref_id])) for r in records])
         batch["no_target"] = torch.tensor([r.no_target for r in records], dtype=torch.bool)
         if self.image_annotations is not None:
-            batch["gt_categories"] = torch.stack([
-                torch.from_numpy(category_map(self.image_annotations[r.image_id], *self.image_sizes[r.image_id],
-                                              self.protocol))
-                for r in records
-            ])
+            # Once per image: --group-by-image puts several sentences of one image in a batch.
+            maps: dict[int, torch.Tensor] = {}
+            for r in records:
+                if r.image_id not in maps:
+                    annotations = self.image_annotations[r.image_id]
+                    maps[r.image_id] = torch.from_numpy(category_map(annotations, r.height, r.width, self.protocol))
+            batch["gt_categories"] = torch.stack([maps[r.image_id] for r in records])
         return batch
