@@ -233,6 +233,7 @@ def build_config(values: Mapping[str, Any], sources: Mapping[str, str], *, name:
             encoder_heads=heads,
             dropout=model["MODEL.MASK_FORMER.DROPOUT"],
             common_stride=model["MODEL.SEM_SEG_HEAD.COMMON_STRIDE"],
+            encoder_feedforward=model["GREFBENCH.ENCODER_FEEDFORWARD"],
         ),
         decoder=DecoderConfig(
             hidden_dim=model["MODEL.MASK_FORMER.HIDDEN_DIM"],
@@ -309,6 +310,8 @@ def check_config(config: ReLAConfig, *, origin: str = "config") -> None:
         raise fail(
             f"GREFBENCH.DECODER_LANGUAGE {decoder.language_mode!r} is not one of {', '.join(LANGUAGE_MODES)}"
         )
+    if config.pixel_decoder.encoder_feedforward < 1:
+        raise fail(f"GREFBENCH.ENCODER_FEEDFORWARD must be 1 or more, not {config.pixel_decoder.encoder_feedforward}")
     if config.category_classes < 0:
         raise fail(f"GREFBENCH.CATEGORY_CLASSES must be 0 (no head) or more, not {config.category_classes}")
     if decoder.num_queries < 1 or config.max_tokens < 1 or config.image_size < 1:

@@ -47,6 +47,9 @@ MODEL_DEFAULTS: dict[str, Any] = {
     # grefbench's own: classes of an auxiliary per-pixel category head on the mask features,
     # trained with `grefbench train --category-weight` and unused at inference (0: no head).
     "GREFBENCH.CATEGORY_CLASSES": 0,
+    # grefbench's own: hidden width of the pixel decoder's deformable-encoder FFN, which
+    # Mask2Former hard-codes to 1024 whatever CONVS_DIM is; small configs may use less.
+    "GREFBENCH.ENCODER_FEEDFORWARD": 1024,
 }
 
 # Backbone sections: every key maps to the backbone dataclass field of the same name in lower

@@ -185,6 +185,7 @@ def _flat(tree, prefix=""):
         ("MODEL:\n  SEM_SEG_HEAD:\n    CONVS_DIM: 48\n", r"CONVS_DIM 48 must be a multiple of 32"),
         ("MODEL:\n  MASK_FORMER:\n    DEC_LAYERS: 0\n", r"DEC_LAYERS must be >= 1"),
         ("MODEL:\n  SEM_SEG_HEAD:\n    IN_FEATURES: [res3, res4, res5]\n", r"needs 1 finer IN_FEATURES"),
+        ("GREFBENCH:\n  ENCODER_FEEDFORWARD: 0\n", r"GREFBENCH\.ENCODER_FEEDFORWARD must be 1 or more, not 0"),
     ],
 )
 def test_bad_keys_and_values_name_the_key_and_the_file(chain, override, message):
@@ -229,6 +230,23 @@ def test_unreadable_configs(tmp_path):
 def test_config_survives_a_plain_dict_round_trip(name):
     config = load_config(name)
     assert config_from_dict(config_to_dict(config), origin="test") == config
+
+
+def test_encoder_feedforward_key_sets_the_pixel_decoder_ffn():
+    """Official configs keep Mask2Former's hard-coded 1024; the grefbench key changes only that width."""
+    from grefbench.models import load_model
+    from tests.models.tiny import TINY_TEXT, tiny_config
+
+    config = load_config("rela_tiny", ["GREFBENCH.ENCODER_FEEDFORWARD=96"])
+    assert config.pixel_decoder.encoder_feedforward == 96
+    assert config_from_dict(config_to_dict(config), origin="test") == config
+    assert dataclasses.replace(config.pixel_decoder, encoder_feedforward=1024) == load_config("rela_tiny").pixel_decoder
+    tiny = tiny_config("rela_swin_t")
+    model = load_model("rela", config=dataclasses.replace(
+        tiny, pixel_decoder=dataclasses.replace(tiny.pixel_decoder, encoder_feedforward=96)), text_config=TINY_TEXT)
+    shapes = {key: tuple(value.shape) for key, value in model.state_dict().items() if "encoder.layers" in key}
+    ffn = {key: shape for key, shape in shapes.items() if key.endswith(("linear1.weight", "linear2.weight"))}
+    assert ffn and all(96 in shape for shape in ffn.values())
 
 
 def test_official_configs_folder_when_present():
