@@ -19,11 +19,14 @@ from grefbench.models.rela.criterion import ReferringCriterion
 from grefbench.training.loop import TrainOptions, _set_train_mode, build_training_model
 
 
-def step_seconds(size: int, batch: int, runs: int, dice_weight: float) -> float:
-    """Median wall time of one training step at size x size input, after two warm-up steps."""
+def step_seconds(size: int, batch: int, runs: int, dice_weight: float, overrides: tuple[str, ...] = ()) -> float:
+    """Median wall time of one training step at size x size input, after two warm-up steps.
+
+    `overrides` are extra KEY=VALUE config overrides on top of the rela_tiny preset.
+    """
     torch.manual_seed(0)
     options = TrainOptions(data_root=Path("."), dataset="grefshapes", out=Path("."), config="rela_tiny",
-                           config_overrides=(f"INPUT.IMAGE_SIZE={size}",), freeze_text=True)
+                           config_overrides=(f"INPUT.IMAGE_SIZE={size}", *overrides), freeze_text=True)
     model = build_training_model(options, "cpu")
     _set_train_mode(model, freeze_text=True)
     criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=dice_weight)

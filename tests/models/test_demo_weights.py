@@ -1,5 +1,6 @@
 """The shipped demo model: small, loads strictly, and `grefbench eval` with no argument scores it on the shipped val."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import torch
 from grefbench.cli import main
 from grefbench.io.predictions import read_predictions
 from grefbench.models import demo_weights, load_model
+from grefbench.models.rela.config import load_config
 
 
 def test_demo_weights_are_small_and_load_as_rela_tiny():
@@ -16,7 +18,10 @@ def test_demo_weights_are_small_and_load_as_rela_tiny():
     content = torch.load(path, map_location="cpu", weights_only=True)
     assert content["text_encoder_source"] == "minilm-l6"  # the frozen MiniLM comes from its package
     assert not any(key.startswith("text_encoder.") for key in content["model"])
-    assert load_model("rela", weights=path).config.name == "rela_tiny"
+    # The shipped weights are what `--config rela_tiny` builds (the run named its overrides, which
+    # the preset has since adopted).
+    built = dataclasses.replace(load_model("rela", weights=path).config, name="rela_tiny")
+    assert built == load_config("rela_tiny")
 
 
 def test_main_command_scores_the_demo_model_far_above_trivial_predictors(tmp_path, monkeypatch, capsys):
@@ -33,5 +38,5 @@ def test_main_command_scores_the_demo_model_far_above_trivial_predictors(tmp_pat
     metrics = json.loads((run / "metrics.json").read_text())["metrics"]
     assert len(read_predictions(run / "predictions.json.gz")) == 923
     # Trivial predictors on this split: all objects 25.60 / 27.62 / 0 / 100, always no-target 0 / 11.81 / 100 / 0
-    # (cIoU / gIoU / N-acc / T-acc); the shipped model measured 47.95 / 50.92 / 43.12 / 96.68.
-    assert metrics["cIoU"] > 44 and metrics["gIoU"] > 46 and metrics["N-acc"] > 35 and metrics["T-acc"] > 90
+    # (cIoU / gIoU / N-acc / T-acc); the shipped model measured 49.50 / 51.87 / 38.53 / 97.30.
+    assert metrics["cIoU"] > 46 and metrics["gIoU"] > 48 and metrics["N-acc"] > 35 and metrics["T-acc"] > 90

@@ -117,7 +117,7 @@ _TINY: dict[str, Any] = {
             "DEPTHS": [2, 2, 2, 2],
             "NUM_HEADS": [2, 4, 8, 8],
             "WINDOW_SIZE": 8,
-            "APE": False,
+            "APE": True,
             "DROP_PATH_RATE": 0.0,
             "PATCH_NORM": True,
             "PRETRAIN_IMG_SIZE": 128,
@@ -129,6 +129,9 @@ _TINY: dict[str, Any] = {
     },
     "REFERRING": {"BERT_TYPE": "minilm-l6"},
     "INPUT": {"IMAGE_SIZE": 128},
+    # The demo recipe (README "Demo model"): Swin's absolute position embedding on, and a
+    # 256-wide deformable-encoder FFN, which takes ~12% off a training step against 1024.
+    "GREFBENCH": {"ENCODER_FEEDFORWARD": 256},
 }
 
 PRESETS: dict[str, list[dict[str, Any]]] = {

@@ -240,7 +240,7 @@ def test_encoder_feedforward_key_sets_the_pixel_decoder_ffn():
     config = load_config("rela_tiny", ["GREFBENCH.ENCODER_FEEDFORWARD=96"])
     assert config.pixel_decoder.encoder_feedforward == 96
     assert config_from_dict(config_to_dict(config), origin="test") == config
-    assert dataclasses.replace(config.pixel_decoder, encoder_feedforward=1024) == load_config("rela_tiny").pixel_decoder
+    assert dataclasses.replace(config.pixel_decoder, encoder_feedforward=256) == load_config("rela_tiny").pixel_decoder
     tiny = tiny_config("rela_swin_t")
     model = load_model("rela", config=dataclasses.replace(
         tiny, pixel_decoder=dataclasses.replace(tiny.pixel_decoder, encoder_feedforward=96)), text_config=TINY_TEXT)
