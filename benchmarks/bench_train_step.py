@@ -49,22 +49,32 @@ def step_seconds(size: int, batch: int, runs: int, dice_weight: float, overrides
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 160])
-    parser.add_argument("--reference", type=int, default=160)
+def add_step_arguments(parser: argparse.ArgumentParser) -> None:
+    """The batch, timing and thread options every training-step benchmark takes."""
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dice-weight", type=float, default=1.0)
+
+
+def print_ratios(title: str, seconds: dict[str, float], reference: str) -> None:
+    """One line per variant: its median seconds per step and its speed-up over `reference`."""
+    print(title)
+    for name, value in seconds.items():
+        print(f"  {name}: {value:.3f} s/step   {seconds[reference] / value:.2f}x vs {reference}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 160])
+    parser.add_argument("--reference", type=int, default=160)
+    add_step_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sizes = sorted(set(args.sizes) | {args.reference})
-    seconds = {size: step_seconds(size, args.batch, args.runs, args.dice_weight) for size in sizes}
-    print(f"rela_tiny training step, batch {args.batch}, {args.threads} threads, median of {args.runs}:")
-    for size in sizes:
-        print(f"  {size}x{size}: {seconds[size]:.3f} s/step   {seconds[args.reference] / seconds[size]:.2f}x "
-              f"vs {args.reference}x{args.reference}")
+    seconds = {f"{size}x{size}": step_seconds(size, args.batch, args.runs, args.dice_weight) for size in sizes}
+    print_ratios(f"rela_tiny training step, batch {args.batch}, {args.threads} threads, median of {args.runs}:",
+                 seconds, f"{args.reference}x{args.reference}")
 
 
 if __name__ == "__main__":
