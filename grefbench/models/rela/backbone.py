@@ -18,7 +18,7 @@ from torch import nn
 from grefbench.errors import ConfigError
 
 from .resnet import BLOCKS_PER_STAGE, STAGE_NAMES, ResNetBackbone
-from .swin import SwinBackbone
+from .swin import STEMS, SwinBackbone
 
 NORMS = ("FrozenBN", "BN", "SyncBN", "GN", "")
 
@@ -43,6 +43,9 @@ class SwinConfig:
     patch_norm: bool = True
     out_features: list[str] = field(default_factory=lambda: list(STAGE_NAMES))
     use_checkpoint: bool = False
+    # grefbench's own (config key GREFBENCH.SWIN_STEM, not a MODEL.SWIN key): "patch" is the
+    # official patchify conv, "conv" the opt-in convolutional stem of swin.ConvStem.
+    stem: str = "patch"
 
 
 @dataclass
@@ -101,6 +104,12 @@ def _check_swin(config: SwinConfig) -> None:
             raise ConfigError(
                 f"{section}.{name.upper()} must be in [0, 1), got {getattr(config, name)}"
             )
+    if config.stem not in STEMS:
+        raise ConfigError(f"GREFBENCH.SWIN_STEM {config.stem!r} is not one of {', '.join(STEMS)}")
+    if config.stem == "conv" and (config.patch_size < 2 or config.patch_size & (config.patch_size - 1)):
+        raise ConfigError(
+            f"GREFBENCH.SWIN_STEM 'conv' needs a {section}.PATCH_SIZE that is a power of 2, got {config.patch_size}"
+        )
     _check_out_features(section, config.out_features, STAGE_NAMES[: len(config.depths)])
 
 
@@ -169,6 +178,7 @@ def build_backbone(config: SwinConfig | ResNetConfig, *, text_dim: int = 768) ->
             out_features=tuple(config.out_features),
             use_checkpoint=config.use_checkpoint,
             text_dim=text_dim,
+            stem=config.stem,
         )
     if isinstance(config, ResNetConfig):
         _check_resnet(config)

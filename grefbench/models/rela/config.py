@@ -21,6 +21,8 @@ from grefbench.models.rela.presets import PRESETS
 from grefbench.models.rela.yaml_chain import merge_document, read_yaml_chain
 
 STAGE_STRIDES = {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
+# Backbone dataclass fields set by a GREFBENCH key, not by a MODEL.SWIN / MODEL.RESNETS key.
+GREFBENCH_BACKBONE_FIELDS = ("stem",)
 # GREFBENCH.DECODER_LANGUAGE values: the official decoder, or grefbench's opt-in variant (decoder.py).
 LANGUAGE_MODES = ("official", "every_layer")
 
@@ -175,7 +177,7 @@ def build_config(values: Mapping[str, Any], sources: Mapping[str, str], *, name:
             kind = keys.BACKBONE_SECTIONS[key.rsplit(".", 1)[0]]
             field_name = key.rsplit(".", 1)[1].lower()
             fields = {f.name: f for f in dataclasses.fields(classes[kind])}
-            if field_name in fields:
+            if field_name in fields and field_name not in GREFBENCH_BACKBONE_FIELDS:
                 backbone_values[kind][field_name] = _coerce(key, value, _field_default(fields[field_name]), source)
             elif key in keys.BACKBONE_FIXED:
                 if _coerce(key, value, keys.BACKBONE_FIXED[key], source) != tuple_or_value(keys.BACKBONE_FIXED[key]):
@@ -212,6 +214,10 @@ def build_config(values: Mapping[str, Any], sources: Mapping[str, str], *, name:
     chosen.update(backbone_values[kind])
     if kind == "resnet" and "freeze_at" in backbone_fields:
         chosen["freeze_at"] = freeze_at
+    if kind == "swin":
+        chosen["stem"] = model["GREFBENCH.SWIN_STEM"]
+    elif model["GREFBENCH.SWIN_STEM"] != keys.MODEL_DEFAULTS["GREFBENCH.SWIN_STEM"]:
+        raise ConfigError(f"{source_of('GREFBENCH.SWIN_STEM')}: GREFBENCH.SWIN_STEM applies to Swin backbones only")
     try:
         backbone = classes[kind](**chosen)
     except (TypeError, ValueError) as error:

@@ -50,6 +50,9 @@ MODEL_DEFAULTS: dict[str, Any] = {
     # grefbench's own: hidden width of the pixel decoder's deformable-encoder FFN, which
     # Mask2Former hard-codes to 1024 whatever CONVS_DIM is; small configs may use less.
     "GREFBENCH.ENCODER_FEEDFORWARD": 1024,
+    # grefbench's own: the Swin stem, "patch" (official patchify conv) or "conv" (the opt-in
+    # convolutional stem of swin.ConvStem). Only Swin backbones have a choice.
+    "GREFBENCH.SWIN_STEM": "patch",
 }
 
 # Backbone sections: every key maps to the backbone dataclass field of the same name in lower

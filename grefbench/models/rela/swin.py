@@ -226,6 +226,49 @@ class PatchEmbed(nn.Module):
         return features
 
 
+class ConvStem(nn.Module):
+    """grefbench's opt-in Swin stem (`GREFBENCH.SWIN_STEM: conv`): 3x3 convolutions instead of a patchify conv.
+
+    Xiao et al. 2021 ("Early Convolutions Help Transformers See Better"): log2(patch_size)
+    stride-2 3x3 conv + BatchNorm + ReLU layers, one stride-1 3x3 layer, then a 1x1 projection
+    to `embed_dim`. Each token then sees 15 px for patch size 4 (4 px patchified), and same-size
+    outputs as `PatchEmbed` on the same zero padding.
+    """
+
+    def __init__(self, patch_size: int, in_channels: int, embed_dim: int, patch_norm: bool) -> None:
+        super().__init__()
+        if patch_size < 2 or patch_size & (patch_size - 1):
+            raise ValueError(f"the conv stem needs a patch size that is a power of 2, got {patch_size}")
+        self.patch_size = patch_size
+        halvings = patch_size.bit_length() - 1
+        widths = [max(embed_dim // 2 ** (halvings - index), 8) for index in range(1, halvings + 1)]
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for index, width in enumerate([*widths, embed_dim]):
+            stride = 2 if index < halvings else 1
+            layers += [nn.Conv2d(channels, width, 3, stride=stride, padding=1, bias=False),
+                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            channels = width
+        self.convs = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(channels, embed_dim, kernel_size=1)
+        self.norm = nn.LayerNorm(embed_dim) if patch_norm else None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Images `(B, 3, H, W)` to patch features `(B, C, H', W')`, H' = ceil(H / patch_size)."""
+        height, width = images.shape[-2:]
+        pad_bottom, pad_right = -height % self.patch_size, -width % self.patch_size
+        if pad_bottom or pad_right:
+            images = F.pad(images, (0, pad_right, 0, pad_bottom))
+        features = self.proj(self.convs(images))
+        if self.norm is not None:
+            features = self.norm(features.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return features
+
+
+# GREFBENCH.SWIN_STEM values: the official patchify conv, or grefbench's opt-in conv stem.
+STEMS = {"patch": PatchEmbed, "conv": ConvStem}
+
+
 class SwinBackbone(nn.Module):
     """The multimodal Swin Transformer: `forward(images, lang_feat, lang_mask)` to res2..res5.
 
@@ -257,12 +300,13 @@ class SwinBackbone(nn.Module):
         out_features: Sequence[str] = ("res2", "res3", "res4", "res5"),
         use_checkpoint: bool = False,
         text_dim: int = 768,
+        stem: str = "patch",
     ) -> None:
         super().__init__()
         num_stages = len(depths)
         self.out_features = tuple(out_features)
         self.num_features = [embed_dim * 2**index for index in range(num_stages)]
-        self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dim, patch_norm)
+        self.patch_embed = STEMS[stem](patch_size, in_channels, embed_dim, patch_norm)
         if ape:
             patches = pretrain_img_size // patch_size
             self.absolute_pos_embed = nn.Parameter(torch.zeros(1, embed_dim, patches, patches))
