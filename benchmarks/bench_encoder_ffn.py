@@ -10,9 +10,7 @@ usage: python benchmarks/bench_encoder_ffn.py [--widths 256 1024] [--reference 1
 
 import argparse
 
-import torch
-
-from bench_train_step import add_step_arguments, print_ratios, step_seconds
+from bench_train_step import add_step_arguments, compare_variants
 
 
 def main() -> None:
@@ -22,12 +20,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     add_step_arguments(parser)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    seconds = {f"encoder FFN {width}": step_seconds(args.size, args.batch, args.runs, args.dice_weight,
-                                                    (f"GREFBENCH.ENCODER_FEEDFORWARD={width}",))
-               for width in sorted(set(args.widths) | {args.reference})}
-    print_ratios(f"rela_tiny training step at {args.size}x{args.size}, batch {args.batch}, {args.threads} threads, "
-                 f"median of {args.runs}:", seconds, f"encoder FFN {args.reference}")
+    widths = sorted(set(args.widths) | {args.reference})
+    compare_variants("by encoder FFN width", {f"encoder FFN {width}": (f"GREFBENCH.ENCODER_FEEDFORWARD={width}",)
+                                              for width in widths}, f"encoder FFN {args.reference}", args, args.size)
 
 
 if __name__ == "__main__":

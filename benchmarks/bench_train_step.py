@@ -64,6 +64,16 @@ def print_ratios(title: str, seconds: dict[str, float], reference: str) -> None:
         print(f"  {name}: {value:.3f} s/step   {seconds[reference] / value:.2f}x vs {reference}")
 
 
+def compare_variants(title: str, variants: dict[str, tuple[str, ...]], reference: str, args: argparse.Namespace,
+                     size: int) -> None:
+    """Time one step of each named set of config overrides at `size` px and print the ratios against `reference`."""
+    torch.set_num_threads(args.threads)
+    seconds = {name: step_seconds(size, args.batch, args.runs, args.dice_weight, overrides)
+               for name, overrides in variants.items()}
+    print_ratios(f"rela_tiny training step at {size}x{size}, {title}, batch {args.batch}, {args.threads} threads, "
+                 f"median of {args.runs}:", seconds, reference)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 160])

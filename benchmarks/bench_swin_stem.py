@@ -1,0 +1,25 @@
+"""Seconds per `grefbench train` step of the demo model with the opt-in convolutional Swin stem
+(`GREFBENCH.SWIN_STEM=conv`) against the official patchify stem: what the stem costs.
+
+Same step as bench_train_step.py (forward, loss, backward, AdamW update on a random batch like
+the demo recipe's); prints the median of each stem and the ratio against the patchify reference.
+
+usage: python benchmarks/bench_swin_stem.py [--size 128] [--batch 8] [--runs 7] [--threads 2] [--dice-weight 1]
+"""
+
+import argparse
+
+from bench_train_step import add_step_arguments, compare_variants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=128)
+    add_step_arguments(parser)
+    args = parser.parse_args()
+    compare_variants("by Swin stem", {f"{stem} stem": (f"GREFBENCH.SWIN_STEM={stem}",) for stem in ("patch", "conv")},
+                     "patch stem", args, args.size)
+
+
+if __name__ == "__main__":
+    main()
