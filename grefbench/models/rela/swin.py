@@ -206,27 +206,38 @@ class SwinStage(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    """Zero-pad the image to a multiple of the patch size and embed patches with a strided conv."""
+    """Zero-pad the image to a multiple of the patch size and embed patches with a strided conv.
 
-    def __init__(self, patch_size: int, in_channels: int, embed_dim: int, patch_norm: bool) -> None:
+    `proj` replaces the strided conv (ConvStem passes its 1x1 projection); the padding and the
+    optional LayerNorm stay the same.
+    """
+
+    def __init__(
+        self, patch_size: int, in_channels: int, embed_dim: int, patch_norm: bool, proj: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.patch_size = patch_size
-        self.proj = nn.Conv2d(in_channels, embed_dim, kernel_size=patch_size, stride=patch_size)
+        self.proj = proj if proj is not None else nn.Conv2d(in_channels, embed_dim, kernel_size=patch_size,
+                                                            stride=patch_size)
         self.norm = nn.LayerNorm(embed_dim) if patch_norm else None
 
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Padded images to unnormalised patch features."""
+        return self.proj(images)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images `(B, 3, H, W)` to patch features `(B, C, H', W')`."""
+        """Images `(B, 3, H, W)` to patch features `(B, C, H', W')`, H' = ceil(H / patch_size)."""
         height, width = images.shape[-2:]
         pad_bottom, pad_right = -height % self.patch_size, -width % self.patch_size
         if pad_bottom or pad_right:
             images = F.pad(images, (0, pad_right, 0, pad_bottom))
-        features = self.proj(images)
+        features = self.embed(images)
         if self.norm is not None:
             features = self.norm(features.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return features
 
 
-class ConvStem(nn.Module):
+class ConvStem(PatchEmbed):
     """grefbench's opt-in Swin stem (`GREFBENCH.SWIN_STEM: conv`): 3x3 convolutions instead of a patchify conv.
 
     Xiao et al. 2021 ("Early Convolutions Help Transformers See Better"): log2(patch_size)
@@ -236,10 +247,8 @@ class ConvStem(nn.Module):
     """
 
     def __init__(self, patch_size: int, in_channels: int, embed_dim: int, patch_norm: bool) -> None:
-        super().__init__()
         if patch_size < 2 or patch_size & (patch_size - 1):
             raise ValueError(f"the conv stem needs a patch size that is a power of 2, got {patch_size}")
-        self.patch_size = patch_size
         halvings = patch_size.bit_length() - 1
         widths = [max(embed_dim // 2 ** (halvings - index), 8) for index in range(1, halvings + 1)]
         layers: list[nn.Module] = []
@@ -249,20 +258,11 @@ class ConvStem(nn.Module):
             layers += [nn.Conv2d(channels, width, 3, stride=stride, padding=1, bias=False),
                        nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
             channels = width
+        super().__init__(patch_size, in_channels, embed_dim, patch_norm, proj=nn.Conv2d(channels, embed_dim, 1))
         self.convs = nn.Sequential(*layers)
-        self.proj = nn.Conv2d(channels, embed_dim, kernel_size=1)
-        self.norm = nn.LayerNorm(embed_dim) if patch_norm else None
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images `(B, 3, H, W)` to patch features `(B, C, H', W')`, H' = ceil(H / patch_size)."""
-        height, width = images.shape[-2:]
-        pad_bottom, pad_right = -height % self.patch_size, -width % self.patch_size
-        if pad_bottom or pad_right:
-            images = F.pad(images, (0, pad_right, 0, pad_bottom))
-        features = self.proj(self.convs(images))
-        if self.norm is not None:
-            features = self.norm(features.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        return features
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.convs(images))
 
 
 # GREFBENCH.SWIN_STEM values: the official patchify conv, or grefbench's opt-in conv stem.
