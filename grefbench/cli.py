@@ -222,6 +222,8 @@ def train_command(
     category_weight: float = typer.Option(
         0.0, "--category-weight",
         help="Train the auxiliary category head (needs --set GREFBENCH.CATEGORY_CLASSES=N; not official)."),
+    no_target_weight: float = typer.Option(
+        0.1, "--no-target-weight", help="Factor of the no-target cross-entropy (official: 0.1)."),
     backbone_lr_multiplier: float = typer.Option(1.0, "--backbone-lr-multiplier"),
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (AMP on CUDA)."),
     device: str = typer.Option("auto", "--device"),
@@ -247,7 +249,7 @@ def train_command(
         split=split, val_split=val_split or None,
         model=model, text_weights=text_weights, freeze_text=freeze_text, group_by_image=group_by_image,
         init_weights=init_weights, steps=steps, dice_weight=dice_weight, category_weight=category_weight,
-        batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, decay=decay, clip=clip,
+        no_target_weight=no_target_weight, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, decay=decay, clip=clip,
         backbone_lr_multiplier=backbone_lr_multiplier, precision=precision, device=device, workers=workers,
         seed=seed, log_every=log_every, eval_every=eval_every, eval_limit=eval_limit,
         checkpoint_every=checkpoint_every, threads=threads,

@@ -8,6 +8,7 @@ state), training_log.{csv,json}, loss_curve.svg.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,7 @@ class TrainOptions:
     clip: float = 1.0
     dice_weight: float = 0.0
     category_weight: float = 0.0
+    no_target_weight: float = 0.1
     backbone_lr_multiplier: float = 1.0
     precision: str = "fp32"
     device: str = "auto"
@@ -209,6 +211,8 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         raise UsageError(f"--dice-weight must be 0 or more, not {options.dice_weight}")
     if not options.category_weight >= 0:
         raise UsageError(f"--category-weight must be 0 or more, not {options.category_weight}")
+    if not 0 <= options.no_target_weight < math.inf:
+        raise UsageError(f"--no-target-weight must be 0 or more, not {options.no_target_weight}")
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -227,7 +231,8 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         samples = TrainingSamples(split, int(model.config.image_size), tokenizer,
                                   categories=options.category_weight > 0)
         criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=options.dice_weight,
-                                       category_weight=options.category_weight)
+                                       category_weight=options.category_weight,
+                                       no_target_weight=options.no_target_weight)
         optimizer = torch.optim.AdamW(_parameter_groups(model, options.lr, options.weight_decay,
                                                         options.backbone_lr_multiplier), lr=options.lr)
         use_cuda = device.startswith("cuda")

@@ -49,6 +49,8 @@ def test_recipe_trains_logs_and_saves_a_loadable_model(tmp_path):
     ({"group_by_image": 0}, "--group-by-image must be at least 1"),
     ({"dice_weight": -1.0}, "--dice-weight must be 0 or more"),
     ({"category_weight": -1.0}, "--category-weight must be 0 or more"),
+    ({"no_target_weight": -0.5}, "--no-target-weight must be 0 or more"),
+    ({"no_target_weight": float("nan")}, "--no-target-weight must be 0 or more"),
     ({"category_weight": 1.0}, "--category-weight needs a category head"),
     ({"config_overrides": ("GREFBENCH.CATEGORY_CLASSES=7",)}, r"train it with --category-weight"),
     ({"config_overrides": ("GREFBENCH.CATEGORY_CLASSES=4",), "category_weight": 1.0},

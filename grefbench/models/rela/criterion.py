@@ -15,6 +15,10 @@ Optionally (`dice_weight` > 0, not part of the official loss) a soft Dice term o
 probability is added before the MASK_WEIGHT factor: per-pixel CE is dominated by background when
 targets are small, and Dice weighs every sentence's target equally whatever its area.
 
+Optionally (`no_target_weight`, grefbench's own; the official value is 0.1) the no-target
+cross-entropy gets another factor: with ~12% no-target sentences and 0.1, it is a few percent of
+the loss, and the demo model learns to reject a sentence only when its count does not hold.
+
 Optionally (`category_weight` > 0, grefbench's own) the model's auxiliary category head
 (GREFBENCH.CATEGORY_CLASSES) is trained with a per-pixel cross-entropy against the category map
 of all the image's objects (0 = background), also before the MASK_WEIGHT factor.
@@ -36,10 +40,12 @@ AUXILIARY_WEIGHT = 0.1
 class ReferringCriterion(nn.Module):
     """`forward(outputs, gt_masks, no_target) -> {"loss_mask": weighted loss}` as the official training step."""
 
-    def __init__(self, mask_weight: float = 5.0, dice_weight: float = 0.0, category_weight: float = 0.0):
+    def __init__(self, mask_weight: float = 5.0, dice_weight: float = 0.0, category_weight: float = 0.0,
+                 no_target_weight: float = AUXILIARY_WEIGHT):
         super().__init__()
         self.mask_weight = mask_weight
         self.dice_weight = dice_weight
+        self.no_target_weight = no_target_weight
         self.category_weight = category_weight
 
     def forward(
@@ -67,7 +73,7 @@ class ReferringCriterion(nn.Module):
         loss = (
             F.cross_entropy(pred_masks, targets.long(), weight=weight)
             + F.cross_entropy(minimap, target_minimap.flatten(1).long(), weight=weight) * AUXILIARY_WEIGHT
-            + F.cross_entropy(outputs["nt_label"], no_target, weight=weight) * AUXILIARY_WEIGHT
+            + F.cross_entropy(outputs["nt_label"], no_target, weight=weight) * self.no_target_weight
         )
         if self.dice_weight > 0:
             loss = loss + self.dice_weight * dice_loss(pred_masks, targets)

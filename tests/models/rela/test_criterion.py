@@ -81,6 +81,23 @@ def test_dice_term_is_off_by_default_and_added_before_the_mask_weight():
     assert math.isclose(with_dice, official + 5.0 * 2.0 * hand_dice(upsampled, gt), rel_tol=1e-5)
 
 
+def test_no_target_weight_scales_only_the_no_target_cross_entropy():
+    torch.manual_seed(4)
+    outputs = {"pred_masks": torch.randn(3, 2, 4, 4), "pred_logits": torch.randn(3, 4, 2), "nt_label": torch.randn(3, 2)}
+    gt = torch.zeros(3, 8, 8, dtype=torch.uint8)
+    gt[0, 1:5, 2:7] = 1
+    gt[2, 4:8, 0:3] = 1
+    no_target = torch.tensor([False, True, False])
+    official = float(ReferringCriterion(mask_weight=5.0)(outputs, gt, no_target)["loss_mask"])
+    stronger = float(ReferringCriterion(mask_weight=5.0, no_target_weight=1.5)(outputs, gt, no_target)["loss_mask"])
+    # class-weighted CE by hand: weights 0.9 ("has a target") and 1.1 ("no target"), normalised by their sum
+    log_p = outputs["nt_label"].double().log_softmax(-1)
+    labels = no_target.long()
+    weights = torch.tensor([0.9, 1.1], dtype=torch.float64)[labels]
+    nt_ce = float(-(weights * log_p[torch.arange(3), labels]).sum() / weights.sum())
+    assert math.isclose(stronger - official, 5.0 * (1.5 - 0.1) * nt_ce, rel_tol=1e-5)
+
+
 def test_dice_is_near_zero_for_a_confident_exact_mask_and_near_one_for_a_disjoint_one():
     from grefbench.models.rela.criterion import dice_loss
 
