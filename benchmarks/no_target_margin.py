@@ -2,27 +2,28 @@
 
 Runs the model over a gRefShapes split and prints, per group, percentiles of the no-target margin
 (logit "no target" minus logit "has a target"; the model predicts no-target where it is > 0) and
-the fraction predicted no-target. Groups: sentences with a target; no-target sentences with a
-count, "all", "both" or "every" (a count that does not hold); the other no-target sentences (an
-attribute combination absent from the image). If the groups overlap, no threshold separates them.
+the fraction predicted no-target. Groups, from each reference's logical form in the scenes file
+(grefshapes_scenes.json): sentences with a target; no-target counts that do not hold ("the two
+stars", "both ..."); the other no-target sentences, which name an attribute combination absent
+from the image ("the yellow diamond", "all yellow diamonds"). If the groups overlap, no
+threshold separates them.
 
 usage: python benchmarks/no_target_margin.py [--weights PTH] [--split val] [--data-root ROOT]
 Without --weights the shipped demo model; without --data-root the shipped gRefShapes.
 """
 
 import argparse
-import re
 
 import numpy as np
 import torch
 
 from grefbench.data.catalog import image_root, resolve_root
 from grefbench.data.split import load_split
+from grefbench.data.synth.sidecar import read_scenes
 from grefbench.inference.inputs import SentenceInputs
 from grefbench.models import demo_weights, load_model
 from grefbench.models.rela.text import ReferringTokenizer
 
-COUNT_WORDS = re.compile(r"\b(all|both|every|two|three|four|five)\b")
 PERCENTILES = (10, 25, 50, 75, 90)
 
 
@@ -38,10 +39,11 @@ def margins(model, dataset: SentenceInputs, batch: int) -> np.ndarray:
     return np.asarray(values)
 
 
-def group(record) -> str:
+def group(record, forms: dict[int, dict]) -> str:
+    """The sentence's group; a no-target reference's top-level operator tells a wrong count from an absent set."""
     if not record.no_target:
         return "has a target"
-    return "no target: count/all" if COUNT_WORDS.search(record.sentence) else "no target: absent combination"
+    return "no target: count" if forms[record.ref_id]["op"] == "count" else "no target: absent combination"
 
 
 def main() -> None:
@@ -57,12 +59,13 @@ def main() -> None:
 
     model = load_model("rela", weights=args.weights or demo_weights()).eval()
     split = load_split(resolve_root(args.dataset, args.data_root), args.dataset, args.split)
+    forms = {ref["ref_id"]: ref["logical_form"] for scene in read_scenes(split.root)["images"] for ref in scene["refs"]}
     tokenizer = ReferringTokenizer(None, max_tokens=int(model.config.max_tokens))
     dataset = SentenceInputs(split.records, image_root(split.root), int(model.config.image_size), tokenizer)
     values = margins(model, dataset, args.batch)
-    names = [group(record) for record in split.records]
+    names = [group(record, forms) for record in split.records]
     print(f"{args.dataset} {args.split}: no-target margin percentiles {', '.join(f'p{p}' for p in PERCENTILES)}")
-    for name in ("has a target", "no target: count/all", "no target: absent combination"):
+    for name in ("has a target", "no target: count", "no target: absent combination"):
         chosen = values[[n == name for n in names]]
         if len(chosen) == 0:
             continue
