@@ -22,14 +22,17 @@ from grefbench.training.loop import TrainOptions, _set_train_mode, build_trainin
 def step_seconds(size: int, batch: int, runs: int, dice_weight: float, overrides: tuple[str, ...] = ()) -> float:
     """Median wall time of one training step at size x size input, after two warm-up steps.
 
-    `overrides` are extra KEY=VALUE config overrides on top of the rela_tiny preset.
+    `overrides` are extra KEY=VALUE config overrides on top of the rela_tiny preset; a model with a
+    category head (GREFBENCH.CATEGORY_CLASSES) trains it too, at --category-weight 1, on random categories.
     """
     torch.manual_seed(0)
     options = TrainOptions(data_root=Path("."), dataset="grefshapes", out=Path("."), config="rela_tiny",
                            config_overrides=(f"INPUT.IMAGE_SIZE={size}", *overrides), freeze_text=True)
     model = build_training_model(options, "cpu")
     _set_train_mode(model, freeze_text=True)
-    criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=dice_weight)
+    classes = model.config.category_classes
+    criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=dice_weight,
+                                   category_weight=1.0 if classes else 0.0)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
     tokens = torch.randint(1000, 2000, (batch, 12))
@@ -37,10 +40,11 @@ def step_seconds(size: int, batch: int, runs: int, dice_weight: float, overrides
     targets = torch.zeros(batch, size, size)
     targets[:, size // 4:size // 2, size // 4:size // 2] = 1
     no_target = torch.zeros(batch, dtype=torch.bool)
+    categories = torch.randint(0, max(classes, 1), (batch, size, size))
     times = []
     for run in range(runs + 2):
         started = time.perf_counter()
-        loss = criterion(model(images, tokens, mask), targets, no_target)["loss_mask"]
+        loss = criterion(model(images, tokens, mask), targets, no_target, categories)["loss_mask"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -25,6 +25,8 @@ STAGE_STRIDES = {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
 GREFBENCH_BACKBONE_FIELDS = ("stem",)
 # GREFBENCH.DECODER_LANGUAGE values: the official decoder, or grefbench's opt-in variant (decoder.py).
 LANGUAGE_MODES = ("official", "every_layer")
+# What the auxiliary category head (GREFBENCH.CATEGORY_CLASSES) reads: see ReferringHead.
+CATEGORY_FEATURES = ("mask", "backbone")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class ReLAConfig:
     max_tokens: int
     mask_weight: float
     category_classes: int = 0
+    category_features: str = "mask"
     name: str = ""
     ignored: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -259,6 +262,7 @@ def build_config(values: Mapping[str, Any], sources: Mapping[str, str], *, name:
         max_tokens=model["REFERRING.MAX_TOKENS"],
         mask_weight=model["MODEL.MASK_FORMER.MASK_WEIGHT"],
         category_classes=model["GREFBENCH.CATEGORY_CLASSES"],
+        category_features=model["GREFBENCH.CATEGORY_FEATURES"],
         name=name,
         ignored=ignored,
     )
@@ -320,6 +324,11 @@ def check_config(config: ReLAConfig, *, origin: str = "config") -> None:
         raise fail(f"GREFBENCH.ENCODER_FEEDFORWARD must be 1 or more, not {config.pixel_decoder.encoder_feedforward}")
     if config.category_classes < 0:
         raise fail(f"GREFBENCH.CATEGORY_CLASSES must be 0 (no head) or more, not {config.category_classes}")
+    if config.category_features not in CATEGORY_FEATURES:
+        raise fail(f"GREFBENCH.CATEGORY_FEATURES {config.category_features!r} is not one of "
+                   f"{', '.join(CATEGORY_FEATURES)}")
+    if config.category_features == "backbone" and not {"res2", "res3"} <= set(out_features):
+        raise fail("GREFBENCH.CATEGORY_FEATURES 'backbone' reads res2 and res3, which the backbone must output")
     if decoder.num_queries < 1 or config.max_tokens < 1 or config.image_size < 1:
         raise fail("NUM_OBJECT_QUERIES, REFERRING.MAX_TOKENS and INPUT.IMAGE_SIZE must be positive")
 

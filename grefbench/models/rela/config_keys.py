@@ -47,6 +47,9 @@ MODEL_DEFAULTS: dict[str, Any] = {
     # grefbench's own: classes of an auxiliary per-pixel category head on the mask features,
     # trained with `grefbench train --category-weight` and unused at inference (0: no head).
     "GREFBENCH.CATEGORY_CLASSES": 0,
+    # grefbench's own: what that head reads, "mask" (the pixel decoder's mask features) or
+    # "backbone" (Swin/ResNet res2 with res3 upsampled beside it, so the backbone learns the classes).
+    "GREFBENCH.CATEGORY_FEATURES": "mask",
     # grefbench's own: hidden width of the pixel decoder's deformable-encoder FFN, which
     # Mask2Former hard-codes to 1024 whatever CONVS_DIM is; small configs may use less.
     "GREFBENCH.ENCODER_FEEDFORWARD": 1024,

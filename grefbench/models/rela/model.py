@@ -57,10 +57,15 @@ class ReferringHead(nn.Module):
             language_weight=decoder.language_weight,
             language_mode=decoder.language_mode,
         )
+        self.category_features = config.category_features
         if config.category_classes:
             # grefbench's auxiliary training head (GREFBENCH.CATEGORY_CLASSES): each pixel's object
-            # category from the mask features, so they learn what the shapes/classes are. Unused at inference.
-            self.category_embed = nn.Conv2d(pixel.mask_dim, config.category_classes, kernel_size=1)
+            # category from the mask features or from the backbone's res2 + res3 (GREFBENCH.CATEGORY_FEATURES),
+            # so those features learn what the shapes/classes are. Unused at inference.
+            channels = pixel.mask_dim
+            if config.category_features == "backbone":
+                channels = input_shape["res2"][0] + input_shape["res3"][0]
+            self.category_embed = nn.Conv2d(channels, config.category_classes, kernel_size=1)
 
     def forward(
         self, features: Mapping[str, torch.Tensor], lang_feat: torch.Tensor, lang_mask: torch.Tensor | None = None
@@ -68,7 +73,12 @@ class ReferringHead(nn.Module):
         mask_features, scales = self.pixel_decoder(features)
         outputs = self.predictor(scales, mask_features, lang_feat, lang_mask)
         if self.training and hasattr(self, "category_embed"):
-            outputs["category_logits"] = self.category_embed(mask_features)
+            source = mask_features
+            if self.category_features == "backbone":
+                fine = features["res2"]
+                coarse = F.interpolate(features["res3"], size=fine.shape[-2:], mode="bilinear", align_corners=False)
+                source = torch.cat([fine, coarse], dim=1)
+            outputs["category_logits"] = self.category_embed(source)
         return outputs
 
 

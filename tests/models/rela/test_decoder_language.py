@@ -99,18 +99,3 @@ def test_the_config_key_is_set_by_override_and_checked():
     assert load_config("rela_tiny", ["GREFBENCH.DECODER_LANGUAGE=every_layer"]).decoder.language_mode == "every_layer"
     with pytest.raises(ConfigError, match=r"GREFBENCH\.DECODER_LANGUAGE 'sideways' is not one of official, every_layer"):
         load_config("rela_tiny", ["GREFBENCH.DECODER_LANGUAGE=sideways"])
-
-
-def test_the_category_head_only_exists_when_configured_and_only_outputs_in_training():
-    assert not hasattr(build("official").sem_seg_head, "category_embed")
-    config = dataclasses.replace(tiny_config("rela_swin_t"), category_classes=7)
-    torch.manual_seed(0)
-    model = load_model("rela", config=config, text_config=TINY_TEXT)
-    images, tokens, mask = tiny_inputs(batch=2)
-    with torch.inference_mode():
-        assert set(model(images, tokens, mask)) == {"ref_seg", "nt_label"}
-    outputs = model.train()(images, tokens, mask)
-    assert outputs["category_logits"].shape == (2, 7, 16, 16)  # the mask-feature grid
-    assert load_config("rela_tiny", ["GREFBENCH.CATEGORY_CLASSES=7"]).category_classes == 7
-    with pytest.raises(ConfigError, match="GREFBENCH.CATEGORY_CLASSES must be 0"):
-        load_config("rela_tiny", ["GREFBENCH.CATEGORY_CLASSES=-1"])

@@ -1,0 +1,31 @@
+"""Seconds per `grefbench train` step of the demo model with the auxiliary category head
+(`GREFBENCH.CATEGORY_CLASSES=7`, trained at --category-weight 1) on the backbone or on the mask
+features, against no head: what `GREFBENCH.CATEGORY_FEATURES` costs.
+
+Same step as bench_train_step.py (forward, loss, backward, AdamW update on a random batch like
+the demo recipe's); prints the median of each variant and the ratio against the model without a head.
+
+usage: python benchmarks/bench_category_head.py [--size 128] [--batch 8] [--runs 7] [--threads 2] [--dice-weight 1]
+"""
+
+import argparse
+
+from bench_train_step import add_step_arguments, compare_variants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=128)
+    add_step_arguments(parser)
+    args = parser.parse_args()
+    head = "GREFBENCH.CATEGORY_CLASSES=7"
+    variants = {
+        "no head": (),
+        "head on the backbone": (head, "GREFBENCH.CATEGORY_FEATURES=backbone"),
+        "head on the mask features": (head, "GREFBENCH.CATEGORY_FEATURES=mask"),
+    }
+    compare_variants("by category head", variants, "no head", args, args.size)
+
+
+if __name__ == "__main__":
+    main()
