@@ -171,3 +171,13 @@ def tiny_rela_checkpoint(path: Path, *, image_size: int = 64, seed: int = 0) -> 
             parameter.add_(torch.randn_like(parameter) * 0.05)
     save_checkpoint(model, path)
     return path
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a torchrun rendezvous (a fixed one can still be in use
+    by an earlier run's socket)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

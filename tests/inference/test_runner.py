@@ -14,7 +14,7 @@ from grefbench.errors import CheckpointError, ConfigError, DatasetError, UsageEr
 from grefbench.inference import runner
 from grefbench.inference.runner import EvalOptions, run_eval
 from grefbench.io.predictions import read_predictions
-from tests.builders import tiny_grefcoco, tiny_rela_checkpoint
+from tests.builders import free_port, tiny_grefcoco, tiny_rela_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_torchrun_two_processes_equal_one(setup, tmp_path):
     root, weights = setup
     single = run_eval(_options(root, weights, tmp_path / "single"))
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
-    command = [torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "grefbench", "eval",
+    command = [torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "grefbench", "eval",
                "--weights", str(weights), "--data-root", str(root), "--dataset", "grefcoco", "--split", "val",
                "--out", str(tmp_path / "multi"), "--batch-size", "2", "--shard-size", "3", "--workers", "0",
                "--threads", "1", "--quiet"]

@@ -16,6 +16,7 @@ from grefbench.data.catalog import embedded_root
 from grefbench.models import load_model
 from grefbench.training.loop import EpochBatches, TrainOptions, epoch_order, train
 from grefbench.training.schedule import learning_rate_factor
+from tests.builders import free_port
 
 
 def _options(out, **changes):
@@ -26,8 +27,13 @@ def _options(out, **changes):
     return TrainOptions(**values)
 
 
+# What the demo recipe adds to `_options` (README "Demo model"): the category head on the backbone.
+DEMO_HEAD = dict(config_overrides=("GREFBENCH.CATEGORY_CLASSES=7", "GREFBENCH.CATEGORY_FEATURES=backbone"),
+                 category_weight=1.0)
+
+
 def test_recipe_trains_logs_and_saves_a_loadable_model(tmp_path):
-    final = train(_options(tmp_path / "run"))
+    final = train(_options(tmp_path / "run", **DEMO_HEAD))
     rows = json.loads((tmp_path / "run" / "training_log.json").read_text())["rows"]
     losses = [r["loss"] for r in rows if "loss" in r]
     assert len(losses) == 4 and all(loss > 0 for loss in losses)
@@ -40,6 +46,7 @@ def test_recipe_trains_logs_and_saves_a_loadable_model(tmp_path):
     assert not any(k.startswith("text_encoder.") for k in content["model"])
     assert final.stat().st_size < 20e6
     model = load_model("rela", weights=final)
+    assert model.config.category_features == "backbone" and "sem_seg_head.category_embed.weight" in content["model"]
     trained = torch.load(tmp_path / "run" / "checkpoints" / "last.pth", weights_only=True)["model"]
     assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items() if k != "sem_seg_head.predictor.lang_weight")
 
@@ -117,7 +124,7 @@ def test_schedule_warms_up_then_decays():
 
 def test_ddp_under_torchrun(tmp_path):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
-    command = [torchrun, "--nproc_per_node", "2", "--master_port", "29519", "-m", "grefbench", "train",
+    command = [torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "grefbench", "train",
                "--config", "rela_tiny", "--data-root", str(embedded_root()), "--dataset", "grefshapes",
                "--split", "testB", "--val-split", "", "--out", str(tmp_path / "ddp"), "--steps", "2",
                "--batch-size", "1", "--freeze-text", "--workers", "0", "--threads", "1", "--quiet",
