@@ -8,23 +8,17 @@ the demo recipe's); prints the median of each variant and the ratio against the 
 usage: python benchmarks/bench_category_head.py [--size 128] [--batch 8] [--runs 7] [--threads 2] [--dice-weight 1]
 """
 
-import argparse
-
-from bench_train_step import add_step_arguments, compare_variants
+from bench_train_step import variants_main
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=128)
-    add_step_arguments(parser)
-    args = parser.parse_args()
     head = "GREFBENCH.CATEGORY_CLASSES=7"
     variants = {
         "no head": (),
         "head on the backbone": (head, "GREFBENCH.CATEGORY_FEATURES=backbone"),
         "head on the mask features": (head, "GREFBENCH.CATEGORY_FEATURES=mask"),
     }
-    compare_variants("by category head", variants, "no head", args, args.size)
+    variants_main(__doc__.splitlines()[0], "by category head", variants, "no head")
 
 
 if __name__ == "__main__":

@@ -7,18 +7,12 @@ the demo recipe's); prints the median of each stem and the ratio against the pat
 usage: python benchmarks/bench_swin_stem.py [--size 128] [--batch 8] [--runs 7] [--threads 2] [--dice-weight 1]
 """
 
-import argparse
-
-from bench_train_step import add_step_arguments, compare_variants
+from bench_train_step import variants_main
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=128)
-    add_step_arguments(parser)
-    args = parser.parse_args()
-    compare_variants("by Swin stem", {f"{stem} stem": (f"GREFBENCH.SWIN_STEM={stem}",) for stem in ("patch", "conv")},
-                     "patch stem", args, args.size)
+    variants_main(__doc__.splitlines()[0], "by Swin stem",
+                  {f"{stem} stem": (f"GREFBENCH.SWIN_STEM={stem}",) for stem in ("patch", "conv")}, "patch stem")
 
 
 if __name__ == "__main__":

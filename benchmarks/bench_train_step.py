@@ -78,6 +78,15 @@ def compare_variants(title: str, variants: dict[str, tuple[str, ...]], reference
                  f"median of {args.runs}:", seconds, reference)
 
 
+def variants_main(description: str, title: str, variants: dict[str, tuple[str, ...]], reference: str) -> None:
+    """Entry point of a benchmark of fixed config variants: --size and the step options, then compare_variants."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", type=int, default=128)
+    add_step_arguments(parser)
+    args = parser.parse_args()
+    compare_variants(title, variants, reference, args, args.size)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 160])

@@ -21,19 +21,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from shape_probe import one_sentence_per_image
+
 from grefbench.data.catalog import resolve_root
 from grefbench.data.split import load_split
+from grefbench.models.rela.model import backbone_category_source
 from grefbench.models.rela.text import ReferringTokenizer
 from grefbench.training.loop import TrainOptions, build_training_model
 from grefbench.training.samples import TrainingSamples
-
-
-def one_sentence_per_image(samples: TrainingSamples) -> list[int]:
-    """The index of the first sentence of each image (the category map is the image's, not the sentence's)."""
-    first: dict[int, int] = {}
-    for index, record in enumerate(samples.records):
-        first.setdefault(record.image_id, index)
-    return list(first.values())
 
 
 def category_logits(model, head: torch.nn.Conv2d, items: dict) -> torch.Tensor:
@@ -42,9 +37,7 @@ def category_logits(model, head: torch.nn.Conv2d, items: dict) -> torch.Tensor:
     with torch.no_grad():
         words = model.encode_text(items["lang_tokens"], items["lang_mask"])
     features = model.backbone(images, words, items["lang_mask"].unsqueeze(-1).to(words.dtype))
-    fine = features["res2"]
-    coarse = F.interpolate(features["res3"], size=fine.shape[-2:], mode="bilinear", align_corners=False)
-    logits = head(torch.cat([fine, coarse], dim=1))
+    logits = head(backbone_category_source(features))
     return F.interpolate(logits, size=items["gt_categories"].shape[-2:], mode="bilinear", align_corners=False)
 
 
@@ -72,8 +65,8 @@ def main() -> None:
     size = int(model.config.image_size)
     train = TrainingSamples(load_split(root, "grefshapes", args.train_split), size, tokenizer, categories=True)
     held_out = TrainingSamples(load_split(root, "grefshapes", args.eval_split), size, tokenizer, categories=True)
-    train_indices = one_sentence_per_image(train)
-    eval_indices = one_sentence_per_image(held_out)[:args.images]
+    train_indices = one_sentence_per_image(train.records)
+    eval_indices = one_sentence_per_image(held_out.records)[:args.images]
     channels = model.backbone.output_shape()
     classes = 1 + max(int(annotation["category_id"]) for annotations in train.image_annotations.values()
                       for annotation in annotations)

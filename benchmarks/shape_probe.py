@@ -48,6 +48,14 @@ def collect(model, samples: TrainingSamples, indices: list[int], batch: int) -> 
             {name: torch.cat(parts) for name, parts in labels.items()})
 
 
+def one_sentence_per_image(records) -> list[int]:
+    """The index of the first sentence of each image (a category map is the image's, not the sentence's)."""
+    first: dict[int, int] = {}
+    for index, record in enumerate(records):
+        first.setdefault(record.image_id, index)
+    return list(first.values())
+
+
 def probe(features: torch.Tensor, labels: torch.Tensor, *, objectness: bool) -> tuple[float, float, int]:
     """(held-out accuracy, majority-class rate, test pixels) of a linear probe trained on the first half."""
     pixels = features.permute(0, 2, 3, 1)
@@ -94,10 +102,7 @@ def main() -> None:
     split = load_split(resolve_root(args.dataset, args.data_root), args.dataset, args.split)
     samples = TrainingSamples(split, int(model.config.image_size), ReferringTokenizer(None, max_tokens=20),
                               categories=True)
-    first: dict[int, int] = {}
-    for index, record in enumerate(samples.records):
-        first.setdefault(record.image_id, index)
-    indices = list(first.values())[:args.images]
+    indices = one_sentence_per_image(samples.records)[:args.images]
     features, labels = collect(model, samples, indices, args.batch)
     print(f"{args.dataset} {args.split}, {len(indices)} images (probe fit on the first half, scored on the second)")
     for name in FEATURES:

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from transformers import BertConfig
 
 
+def backbone_category_source(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """What the category head reads under GREFBENCH.CATEGORY_FEATURES=backbone: res2 with res3 upsampled beside it."""
+    fine = features["res2"]
+    coarse = F.interpolate(features["res3"], size=fine.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.cat([fine, coarse], dim=1)
+
+
 class ReferringHead(nn.Module):
     """The official `sem_seg_head`: the pixel decoder feeding the referring decoder."""
 
@@ -73,11 +80,7 @@ class ReferringHead(nn.Module):
         mask_features, scales = self.pixel_decoder(features)
         outputs = self.predictor(scales, mask_features, lang_feat, lang_mask)
         if self.training and hasattr(self, "category_embed"):
-            source = mask_features
-            if self.category_features == "backbone":
-                fine = features["res2"]
-                coarse = F.interpolate(features["res3"], size=fine.shape[-2:], mode="bilinear", align_corners=False)
-                source = torch.cat([fine, coarse], dim=1)
+            source = backbone_category_source(features) if self.category_features == "backbone" else mask_features
             outputs["category_logits"] = self.category_embed(source)
         return outputs
 
