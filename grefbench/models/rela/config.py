@@ -287,6 +287,10 @@ def check_config(config: ReLAConfig, *, origin: str = "config") -> None:
     def fail(message: str) -> ConfigError:
         return ConfigError(f"{origin}: {message}")
 
+    def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+        if value not in choices:
+            raise fail(f"{key} {value!r} is not one of {', '.join(choices)}")
+
     pixel, decoder = config.pixel_decoder, config.decoder
     if len(config.pixel_mean) != 3 or len(config.pixel_std) != 3:
         raise fail("MODEL.PIXEL_MEAN and MODEL.PIXEL_STD need 3 values (R, G, B)")
@@ -316,17 +320,12 @@ def check_config(config: ReLAConfig, *, origin: str = "config") -> None:
         raise fail(f"COMMON_STRIDE {pixel.common_stride} needs {fpn_levels} finer IN_FEATURES than the encoder's")
     if len(pixel.encoder_in_features) + fpn_levels < 3:
         raise fail("the decoder needs 3 scales: encoder levels + FPN levels must be at least 3")
-    if decoder.language_mode not in LANGUAGE_MODES:
-        raise fail(
-            f"GREFBENCH.DECODER_LANGUAGE {decoder.language_mode!r} is not one of {', '.join(LANGUAGE_MODES)}"
-        )
+    check_choice("GREFBENCH.DECODER_LANGUAGE", decoder.language_mode, LANGUAGE_MODES)
     if config.pixel_decoder.encoder_feedforward < 1:
         raise fail(f"GREFBENCH.ENCODER_FEEDFORWARD must be 1 or more, not {config.pixel_decoder.encoder_feedforward}")
     if config.category_classes < 0:
         raise fail(f"GREFBENCH.CATEGORY_CLASSES must be 0 (no head) or more, not {config.category_classes}")
-    if config.category_features not in CATEGORY_FEATURES:
-        raise fail(f"GREFBENCH.CATEGORY_FEATURES {config.category_features!r} is not one of "
-                   f"{', '.join(CATEGORY_FEATURES)}")
+    check_choice("GREFBENCH.CATEGORY_FEATURES", config.category_features, CATEGORY_FEATURES)
     if config.category_features == "backbone" and not {"res2", "res3"} <= set(out_features):
         raise fail("GREFBENCH.CATEGORY_FEATURES 'backbone' reads res2 and res3, which the backbone must output")
     if decoder.num_queries < 1 or config.max_tokens < 1 or config.image_size < 1:
