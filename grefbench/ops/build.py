@@ -75,12 +75,15 @@ _warned: set[str] = set()
 
 
 def kernel_source_dir() -> Path:
-    """The folder holding the kernel sources: the installed `grefbench._kernels`, else the checkout's `kernels/`."""
-    try:
-        import grefbench._kernels as packaged
-    except ImportError:  # editable install made before the sources were packaged
-        return Path(__file__).resolve().parents[2] / "kernels"
-    return Path(packaged.__file__).resolve().parent
+    """The folder holding the kernel sources: `grefbench/_kernels` in an installed wheel, else the checkout's `kernels/`.
+
+    The sources are package data without an `__init__.py`, so no folder of the checkout is
+    importable as `kernels` (the name of a PyPI package that transformers imports).
+    """
+    packaged = Path(__file__).resolve().parents[1] / "_kernels"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "kernels"
 
 
 def build_device() -> str:

@@ -4,7 +4,7 @@
   no-target. It knows where the objects are (from the annotations), not which one is meant.
 - always-no-target: every sentence called no-target, empty masks.
 
-usage: python -m baselines.trivial --out DIR [--data-root ROOT --dataset D] [--split val] [--protocol rela480]
+usage: python -m grefbench.baselines.trivial --out DIR [--data-root ROOT --dataset D] [--split val] [--protocol rela480]
 (default data: the shipped gRefShapes).
 """
 
