@@ -153,8 +153,10 @@ def _lavt_options(out, **changes):
 def test_lavt_trains_with_its_official_recipe_resumes_and_saves_the_official_format(tmp_path, monkeypatch):
     from grefbench.training import loop
 
+    from grefbench.models.lavt.checkpoint import read_lavt_checkpoint
+
     straight = train(_lavt_options(tmp_path / "straight"))
-    content = torch.load(straight, weights_only=False)
+    content = read_lavt_checkpoint(straight)
     assert content["text_encoder_source"] == "minilm-l6" and "bert_model" not in content
     assert any(k.startswith("classifier.") for k in content["model"])
     recipe = json.loads((tmp_path / "straight" / "training_log.json").read_text())["provenance"]["recipe"]
@@ -177,8 +179,8 @@ def test_lavt_trains_with_its_official_recipe_resumes_and_saves_the_official_for
         train(_lavt_options(tmp_path / "resumed"))
     monkeypatch.setattr(loop, "save_state", original)
     resumed = train(_lavt_options(tmp_path / "resumed"))
-    a = torch.load(straight, weights_only=False)["model"]
-    b = torch.load(resumed, weights_only=False)["model"]
+    a = read_lavt_checkpoint(straight)["model"]
+    b = read_lavt_checkpoint(resumed)["model"]
     assert a.keys() == b.keys()
     assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
 
