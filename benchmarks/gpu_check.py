@@ -84,47 +84,61 @@ def _run(model, family, batch, device, share: bool):
                              "lang_tokens": tokens, "lang_mask": mask}, device, share)
 
 
-def check_family(name: str, preset: str, torch) -> dict[str, Any]:
-    """One preset on CUDA against the CPU, then its speed at each precision, with and without sharing."""
-    from grefbench.inference.runner import _autocast
+def check_family(name: str, preset: str, torch, device: str = "cuda", model=None) -> dict[str, Any]:
+    """One preset on `device` against the CPU, then its speed at each precision, with and without sharing.
+
+    `model` (default: the preset with random weights, seed 0) lets the tests run this on the CPU.
+    """
     from grefbench.models import get_model_spec, load_model
     from grefbench.models.transforms import binarize
 
     family = get_model_spec(name)
-    torch.manual_seed(0)
-    model = load_model(name, config=preset, device="cpu")
+    if model is None:
+        torch.manual_seed(0)
+        model = load_model(name, config=preset, device="cpu")
     batch = _inputs(family, model, torch)
     images, image_index, tokens, mask = batch
     first = (images[:1], image_index[:SENTENCES_PER_IMAGE], tokens[:SENTENCES_PER_IMAGE], mask[:SENTENCES_PER_IMAGE])
     with torch.inference_mode():
         on_cpu = family.decode(_run(model, family, first, "cpu", False))
-        model = model.to("cuda")
-        on_gpu = family.decode(_run(model, family, first, "cuda", False))
-    cpu_maps, gpu_maps = on_cpu.maps.float(), on_gpu.maps.float().cpu()
-    agreement = float((binarize(cpu_maps, on_cpu.threshold) == binarize(gpu_maps, on_gpu.threshold)).mean())
+        model = model.to(device)
+        on_device = family.decode(_run(model, family, first, device, False))
+    cpu_maps, device_maps = on_cpu.maps.float(), on_device.maps.float().cpu()
+    agreement = float((binarize(cpu_maps, on_cpu.threshold) == binarize(device_maps, on_device.threshold)).mean())
     result: dict[str, Any] = {"family": name, "preset": preset,
-                              "cuda_vs_cpu": {"max_abs_difference": float((cpu_maps - gpu_maps).abs().max()),
-                                              "mask_pixel_agreement": agreement}}
-    shares = family.shares_images(model)
-    speeds = {}
+                              "device_vs_cpu": {"max_abs_difference": float((cpu_maps - device_maps).abs().max()),
+                                                "mask_pixel_agreement": agreement}}
+    result["speed"] = {}
     for precision in ("fp32", "bf16", "fp16"):
-        for share in ((True, False) if shares else (False,)):
-            torch.cuda.reset_peak_memory_stats()
-            with torch.inference_mode(), _autocast("cuda", precision):
-                _run(model, family, batch, "cuda", share)  # warm-up
-                torch.cuda.synchronize()
-                started, repeats = time.perf_counter(), 3
-                for _ in range(repeats):
-                    _run(model, family, batch, "cuda", share)
-                torch.cuda.synchronize()
-            seconds = (time.perf_counter() - started) / repeats
-            speeds[f"{precision}{'-shared' if share else ''}"] = {
-                "sentences_per_second": round(len(batch[2]) / seconds, 1),
-                "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3)}
-    result["speed"] = speeds
-    del model
-    torch.cuda.empty_cache()
+        for share in (True, False) if family.shares_images(model) else (False,):
+            label, speed = _speed(model, family, batch, device, precision, share, torch)
+            if speed is not None:
+                result["speed"][label] = speed
     return result
+
+
+def _speed(model, family, batch, device: str, precision: str, share: bool, torch):
+    """(label, {sentences_per_second, peak_memory_gib}) of one setting; None where it cannot run (fp16 on CPU)."""
+    from grefbench.inference.runner import _autocast
+
+    cuda = device.startswith("cuda")
+    if precision == "fp16" and not cuda:
+        return f"{precision}", None
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    with torch.inference_mode(), _autocast(device, precision):
+        _run(model, family, batch, device, share)  # warm-up
+        if cuda:
+            torch.cuda.synchronize()
+        started, repeats = time.perf_counter(), 3
+        for _ in range(repeats):
+            _run(model, family, batch, device, share)
+        if cuda:
+            torch.cuda.synchronize()
+    seconds = (time.perf_counter() - started) / repeats
+    memory = round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None
+    return (f"{precision}{'-shared' if share else ''}",
+            {"sentences_per_second": round(len(batch[2]) / seconds, 1), "peak_memory_gib": memory})
 
 
 def main(out: str = "gpu_check.json") -> int:
@@ -153,6 +167,7 @@ def main(out: str = "gpu_check.json") -> int:
             entry = check_family(family.name, preset, torch)
             report["families"].append(entry)
             print(json.dumps(entry))
+            torch.cuda.empty_cache()
     report["seconds"] = round(time.perf_counter() - started, 1)
     Path(out).write_text(json.dumps(report, indent=1) + "\n")
     print(f"gpu_check: wrote {out} in {report['seconds']} s")
