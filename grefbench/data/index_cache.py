@@ -18,6 +18,7 @@ import numpy as np
 from grefbench.cache import cache_root
 from grefbench.data.files import AnnotationFile
 from grefbench.data.split import ReferSplit, SentenceRecord
+from grefbench.errors import GrefbenchError
 from grefbench.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -63,10 +64,10 @@ def save(split: ReferSplit) -> None:
         "sentences": sentences, "file_names": names, "meta": np.frombuffer(meta.encode(), dtype=np.uint8),
     }
     try:
-        with atomic_path(path) as tmp:
+        with atomic_path(path, cache=True) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **columns)
-    except OSError as error:
+    except (OSError, GrefbenchError) as error:
         logger.warning("could not write the split index %s: %s", path, error)
 
 

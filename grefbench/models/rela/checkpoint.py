@@ -29,6 +29,8 @@ from grefbench.models.rela.presets import PRESET_TITLES
 POSITION_IDS_KEY = "text_encoder.embeddings.position_ids"
 LANG_WEIGHT_KEY = "sem_seg_head.predictor.lang_weight"
 MAX_LISTED = 5
+# How torch's weights-only unpickler names the global it refused ("... GLOBAL posix.system ...").
+_REFUSED_GLOBAL = re.compile(r"GLOBAL\s+([\w.]+)")
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -42,7 +44,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError,
+    except pickle.UnpicklingError as error:
+        refused = _REFUSED_GLOBAL.search(str(error))
+        if refused is None:
+            raise CheckpointError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): "
+                                  f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise CheckpointError(f"checkpoint {path}: refuses to load the global {refused.group(1)} (checkpoints hold "
+                              "tensors and plain data only; this file would run code when loaded)") from None
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError,
             AttributeError, TypeError, KeyError, IndexError) as error:
         raise CheckpointError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): "
                               f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from error
