@@ -79,7 +79,7 @@ def read_input(path: str | os.PathLike, *, limit: int | None = None, inflate: bo
         if status.st_size > limit:
             raise _too_large("the file", status.st_size, limit, settable)
         note_input(path, status)
-        data = handle.read(limit + 1)
+        data = _read_capped(handle, limit, status.st_size)
     if len(data) > limit:
         raise _too_large("the file", None, limit, settable)
     if inflate and data[:2] == _GZIP_MAGIC:
@@ -87,11 +87,26 @@ def read_input(path: str | os.PathLike, *, limit: int | None = None, inflate: bo
     return data
 
 
+def _read_capped(stream: Any, limit: int, expected: int) -> bytes:
+    """Read to the end or to one byte past `limit`, in blocks (`read(n)` allocates n bytes at once)."""
+    first = stream.read(min(expected, limit) + 1) if expected else b""
+    if expected and len(first) <= expected:
+        return first  # the usual case: one read of the size the file says it has
+    chunks, total = [first], len(first)
+    while total <= limit:
+        chunk = stream.read(min(1 << 24, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 def _inflate(data: bytes, limit: int, settable: bool) -> bytes:
     # Inflated up to the cap and no further (the size in the gzip trailer cannot be trusted).
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            inflated = stream.read(limit + 1)
+            inflated = _read_capped(stream, limit, 0)
     except (EOFError, OSError, zlib.error):
         raise Refused("gzip stream is truncated or corrupt") from None
     if len(inflated) > limit:
