@@ -218,7 +218,7 @@ def test_gzip_bomb_is_refused_fast_in_bounded_memory(tmp_path):
         for _ in range(64):
             handle.write(b" " * (1 << 20))
     result = cli("validate", bomb, env={"GREFBENCH_MAX_INPUT_MB": "16"}, limit_mb=1024, timeout=30)
-    refused(result, "inflated, the gzip stream", "over the limit of 16 MB", "GREFBENCH_MAX_INPUT_MB")
+    refused(result, "the gzip stream inflates and passes the limit of 16 MB", "GREFBENCH_MAX_INPUT_MB")
     plain = tmp_path / "big.json"
     plain.write_bytes(b" " * (20 << 20))
     refused(cli("validate", plain, env={"GREFBENCH_MAX_INPUT_MB": "16"}), "the file is 20.0 MB, over the limit")
@@ -331,3 +331,20 @@ def test_leaderboard_out_and_submissions_must_not_overlap(tmp_path):
     (subs / "copy").rmdir()
     assert cli("leaderboard", "build", "--submissions", subs, "--out", site).returncode == 0
     assert not (site / "submissions" / "copy.html").exists() and (site / "submissions" / "mine.html").exists()
+
+
+def test_malicious_checkpoint_names_the_refused_global(tmp_path):
+    import torch
+
+    from grefbench.errors import CheckpointError
+    from grefbench.models.rela.checkpoint import read_checkpoint
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo should-not-run",))
+
+    path = tmp_path / "evil.pth"
+    torch.save({"model": Payload()}, path)
+    with pytest.raises(CheckpointError, match=r"refuses to load the global posix\.system") as raised:
+        read_checkpoint(path)
+    assert "weights_only" not in str(raised.value)

@@ -10,8 +10,6 @@ The size cap applies to a file's bytes and to what a gzip inflates to: `GREFBENC
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import os
 import stat
@@ -32,6 +30,7 @@ MAX_NESTING = 32
 # A polygon vertex may lie this many image sides beyond the image (real ones stray a pixel or two).
 POLYGON_MARGIN = 1.0
 _GZIP_MAGIC = b"\x1f\x8b"
+_INFLATE_BLOCK = 1 << 24
 
 
 class Refused(ValueError):
@@ -53,12 +52,12 @@ def max_input_bytes() -> int:
 
 
 def _too_large(what: str, size: int | None, limit: int, settable: bool) -> Refused:
-    amount = f"{size / (1 << 20):,.1f} MB" if size is not None else "more"
     how = f" (set {MAX_INPUT_ENV} to raise it)" if settable else ""
-    return Refused(f"{what} is {amount}, over the limit of {limit / (1 << 20):,.0f} MB{how}")
+    amount = f"is {size / (1 << 20):,.1f} MB, over" if size is not None else "passes"
+    return Refused(f"{what} {amount} the limit of {limit / (1 << 20):,.0f} MB{how}")
 
 
-def read_input(path: str | os.PathLike, *, limit: int | None = None, inflate: bool = True) -> bytes:
+def read_input(path: str | os.PathLike, *, limit: int | None = None, inflate: bool = True) -> bytes | bytearray:
     """The bytes of a regular file (gzip inflated when `inflate`), at most `limit` bytes either way.
 
     A FIFO, device or socket is refused without blocking (opened non-blocking, then checked). Raises
@@ -102,15 +101,27 @@ def _read_capped(stream: Any, limit: int, expected: int) -> bytes:
     return b"".join(chunks)
 
 
-def _inflate(data: bytes, limit: int, settable: bool) -> bytes:
-    # Inflated up to the cap and no further (the size in the gzip trailer cannot be trusted).
+def _inflate(data: bytes, limit: int, settable: bool) -> bytearray:
+    """Inflate every gzip member, refusing as soon as the output passes `limit` (the trailer's size
+    field cannot be trusted). A bytearray: grown in place, and orjson parses it without a copy."""
+    inflated = bytearray()
+    pending = data
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            inflated = _read_capped(stream, limit, 0)
-    except (EOFError, OSError, zlib.error):
+        while pending:
+            member = zlib.decompressobj(wbits=31)
+            while not member.eof:
+                chunk = member.decompress(pending, _INFLATE_BLOCK)
+                pending = member.unconsumed_tail
+                if not chunk and not pending:
+                    raise Refused("gzip stream is truncated or corrupt")
+                inflated += chunk
+                if len(inflated) > limit:
+                    raise _too_large("the gzip stream inflates and", None, limit, settable)
+            pending = member.unused_data
+            if not pending.strip(b"\0"):  # gzip allows zero padding after the last member
+                break
+    except zlib.error:
         raise Refused("gzip stream is truncated or corrupt") from None
-    if len(inflated) > limit:
-        raise _too_large("inflated, the gzip stream", None, limit, settable)
     return inflated
 
 
