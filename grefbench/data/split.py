@@ -203,8 +203,11 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
             sentences = ref["sentences"]
             if not isinstance(sentences, list):
                 raise DatasetError(f"{refs_path}: ref #{index}: 'sentences' must be a list")
-        except (KeyError, TypeError) as error:
-            raise DatasetError(f"{refs_path}: ref #{index} lacks the field {shown(error.args[0] if error.args else '')}") from None
+        except KeyError as error:
+            raise DatasetError(f"{refs_path}: ref #{index} lacks the field {shown(error.args[0])}") from None
+        except TypeError:
+            raise DatasetError(f"{refs_path}: ref #{index} is not an object with split, ref_id, image_id, ann_id "
+                               "and sentences") from None
         except limits.Refused as error:
             raise DatasetError(f"{refs_path}: ref #{index}: {error}") from None
         image = images.get(image_id)
@@ -239,8 +242,10 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
                 raw = sentence["raw"]
                 if not isinstance(raw, str):
                     raise limits.Refused(f"'raw' must be text, found {shown(raw)}")
-            except (KeyError, TypeError) as error:
-                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} lacks the field {error}") from None
+            except KeyError as error:
+                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} lacks the field {shown(error.args[0])}") from None
+            except TypeError:
+                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} is not an object with sent_id and raw") from None
             except limits.Refused as error:
                 raise DatasetError(f"{refs_path}: a sentence of ref {ref_id}: {error}") from None
             records.append(SentenceRecord(sent_id, ref_id, image_id, file_name, height, width, raw, ann_tuple,
