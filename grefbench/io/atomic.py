@@ -56,6 +56,9 @@ def check_outputs(outputs: dict[str, str | os.PathLike | None], inputs: dict[str
     `outputs` and `inputs` map what the user typed (an option name, an argument) to the path.
     """
     given = [(name, path) for name, path in outputs.items() if path is not None]
+    to_stdout = [name for name, path in given if os.fspath(path) == STDOUT]
+    if len(to_stdout) > 1:
+        raise OutputError(f"{' and '.join(to_stdout)} both go to standard output ('-'); send one to a file")
     for index, (name, path) in enumerate(given):
         for input_name, input_path in inputs.items():
             if same_file(path, input_path):
@@ -165,7 +168,8 @@ def atomic_path(path: str | os.PathLike, *, cache: bool = False) -> Iterator[Pat
             fd, tmp = tempfile.mkstemp(prefix=".grefbench-output.", suffix=".tmp")
         else:
             _make_parents(target.parent, transaction)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            # A short prefix: the temporary name must fit where the target's name (up to 255 bytes) fits.
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
     except OSError as error:
         raise OutputError(f"cannot write {path}: {error.strerror or error}") from None

@@ -129,7 +129,8 @@ def integer(value: Any, what: str, *, low: int = INT64_MIN, high: int = INT64_MA
     """`value` if it is an integer (not a bool) in [low, high]."""
     if type(value) is int and low <= value <= high:
         return value
-    if type(value) is int or (type(value) is float and math.isfinite(value) and value.is_integer()):
+    integral = type(value) is int or (type(value) is float and math.isfinite(value) and value.is_integer())
+    if integral and not low <= value <= high:  # JSON parsers turn integers past 2^64 into floats
         raise Refused(f"{what} must be an integer in [{low}, {high}], found {shown(value)}")
     raise Refused(f"{what} must be an integer, found {shown(value)}")
 

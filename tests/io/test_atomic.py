@@ -42,7 +42,9 @@ def test_check_outputs_refuses_inputs_and_repeats(tmp_path):
         check_outputs({"--json": link}, {"PREDICTIONS": source})
     with pytest.raises(OutputError, match="same file"):
         check_outputs({"--json": tmp_path / "x.csv", "--csv": tmp_path / "sub" / ".." / "x.csv"}, {})
-    check_outputs({"--json": "-", "--csv": "-"}, {"PREDICTIONS": source})  # stdout twice is allowed
+    check_outputs({"--json": "-", "--csv": tmp_path / "x.csv"}, {"PREDICTIONS": source})
+    with pytest.raises(OutputError, match="both go to standard output"):
+        check_outputs({"--json": "-", "--csv": "-"}, {"PREDICTIONS": source})
 
 
 def test_input_read_in_a_transaction_is_never_replaced(tmp_path):
