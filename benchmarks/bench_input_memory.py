@@ -2,7 +2,8 @@
 
 Builds synthetic gRefCOCO-format data at a few sizes (bench_scoring.py's generator and
 predictions), scores each (warm cache, one process: --quiet, jobs as the machine gives), and prints
-file size, peak RSS of the scoring process and of its children, and the slope in MB per MB.
+file size, the peak RSS of `score` (the file plus the split's ground truth, which grows with it
+here) and of `validate` (the file alone), and the slopes in MB per MB.
 
 usage: python benchmarks/bench_input_memory.py [--sentences 4000 16000] [--workdir DIR]
 """
@@ -40,16 +41,19 @@ def main() -> None:
         # Each measurement in a fresh interpreter, so RUSAGE_CHILDREN holds only that run.
         probe = ("import resource,subprocess,sys;subprocess.run(sys.argv[1:],check=True,capture_output=True);"
                  "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024)")
-        peak = float(subprocess.run([sys.executable, "-c", probe, *command], env=env, check=True, capture_output=True,
-                                    text=True).stdout)
+        peaks = [float(subprocess.run([sys.executable, "-c", probe, *run], env=env, check=True, capture_output=True,
+                                      text=True).stdout)
+                 for run in (command, [sys.executable, "-m", "grefbench", "validate", str(predictions)])]
         size = predictions.stat().st_size / (1 << 20)
-        rows.append((sentences, size, peak))
-        print(f"{sentences:7d} sentences  file {size:8.1f} MB  peak RSS {peak:8.0f} MB  ({peak / size:5.1f} MB per MB)")
+        rows.append((sentences, size, *peaks))
+        print(f"{sentences:7d} sentences  file {size:8.1f} MB  peak RSS: score {peaks[0]:6.0f} MB "
+              f"({peaks[0] / size:5.1f} MB per MB), validate {peaks[1]:6.0f} MB ({peaks[1] / size:5.1f} MB per MB)")
     if len(rows) >= 2:
-        (_, size_a, peak_a), (_, size_b, peak_b) = rows[0], rows[-1]
-        print(f"slope: {(peak_b - peak_a) / (size_b - size_a):.1f} MB of memory per MB of prediction file "
-              f"(fixed part {peak_a - (peak_b - peak_a) / (size_b - size_a) * size_a:.0f} MB)")
-
+        first, last = rows[0], rows[-1]
+        for column, name in ((2, "score"), (3, "validate")):
+            slope = (last[column] - first[column]) / (last[1] - first[1])
+            print(f"{name}: {slope:.1f} MB of memory per MB of prediction file "
+                  f"(plus {first[column] - slope * first[1]:.0f} MB)")
 
 if __name__ == "__main__":
     main()

@@ -131,7 +131,8 @@ def submission_folders(draw, world: Fixture) -> Path:
     if draw(st.booleans()):
         pred = folder / "predictions" / "grefcoco" / draw(st.sampled_from(["val.json", "val.json.gz", "testZ.json"]))
         fuzz.write(pred, draw(prediction_files(world)))
-    layout = draw(st.sampled_from(["as is", "as is", "link outside", "link inside", "extra file", "dangling"]))
+    layout = draw(st.sampled_from(["as is", "as is", "link outside", "link inside", "extra file", "dangling", "loop",
+                                   "fifo"]))
     outside = base.parent / "outside.json"
     outside.write_text(json.dumps(world.document))
     if layout == "link outside":
@@ -144,6 +145,11 @@ def submission_folders(draw, world: Fixture) -> Path:
         (folder / "README.md").symlink_to(folder / "submission.yaml")
     elif layout == "extra file":
         (folder / "notes.txt").write_text("x")
+    elif layout == "loop":
+        (folder / "README.md").symlink_to(folder / "README.md")
+    elif layout == "fifo":
+        (folder / "reported.yaml").unlink(missing_ok=True)
+        os.mkfifo(folder / "reported.yaml")
     elif layout == "dangling":
         (folder / "reported.yaml").unlink(missing_ok=True)
         (folder / "reported.yaml").symlink_to(base / "nowhere.yaml")

@@ -348,3 +348,18 @@ def test_malicious_checkpoint_names_the_refused_global(tmp_path):
     with pytest.raises(CheckpointError, match=r"refuses to load the global posix\.system") as raised:
         read_checkpoint(path)
     assert "weights_only" not in str(raised.value)
+
+
+def test_split_name_from_a_refs_file_stays_inside_the_cache(tmp_path):
+    annotation = polygon_annotation(11, 1, [[1, 1, 5, 1, 5, 5]])
+    evil = "../../../escaped"
+    root = write_dataset(tmp_path / "data", images=[image(1, 40, 60)], annotations=[annotation],
+                         refs=[ref(100, 1, [11], evil, [(1000, "the thing")])], write_images=False)
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps({"format": "grefbench-predictions/1", "dataset": "grefcoco", "split": evil,
+                                "protocol": "native", "model": {"name": "m"},
+                                "predictions": [{"sent_id": 1000, "no_target": True}]}))
+    cache = tmp_path / "deep" / "er" / "cache"
+    result = cli("score", pred, "--data-root", root, env={"GREFBENCH_CACHE_DIR": str(cache)})
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.rglob("*escaped*")) or all(cache in p.parents for p in tmp_path.rglob("*escaped*"))

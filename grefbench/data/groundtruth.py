@@ -172,8 +172,8 @@ def cache_path(split: ReferSplit, protocol: Protocol, directory: Path | None = N
                   str(GROUND_TRUTH_VERSION)]).encode()
     ).hexdigest()[:20]
     base = directory if directory is not None else cache_root() / "groundtruth"
-    safe_dataset = split.dataset.replace("+", "plus")
-    return base / f"{safe_dataset}-{split.split}-{protocol.name}-{key}.npz"
+    # The split's name comes from the refs file: it must not lead out of the cache folder.
+    return base / f"{limits.file_name_part(split.dataset)}-{limits.file_name_part(split.split)}-{protocol.name}-{key}.npz"
 
 
 def _save(path: Path, truth: GroundTruth) -> None:

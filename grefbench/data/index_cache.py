@@ -19,6 +19,7 @@ from grefbench.cache import cache_root
 from grefbench.data.files import AnnotationFile
 from grefbench.data.split import ReferSplit, SentenceRecord
 from grefbench.errors import GrefbenchError
+from grefbench.io import limits
 from grefbench.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ _SEPARATOR = "\x00"
 
 def index_path(dataset: str, split: str, files: tuple[AnnotationFile, ...]) -> Path:
     key = hashlib.sha256("|".join([*(f.sha256 for f in files), dataset, split, str(INDEX_VERSION)]).encode()).hexdigest()[:20]
-    return cache_root() / "index" / f"{dataset.replace('+', 'plus')}-{split}-{key}.npz"
+    # The split's name comes from the refs file: it must not lead out of the cache folder.
+    return cache_root() / "index" / f"{limits.file_name_part(dataset)}-{limits.file_name_part(split)}-{key}.npz"
 
 
 def _joined(texts: list[str]) -> np.ndarray | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 import zlib
 from typing import Any
@@ -179,3 +180,8 @@ def run_lengths(counts: Any, pixels: int) -> None:
         raise Refused("uncompressed RLE 'counts' must be a list of non-negative integers")
     if sum(counts) != pixels:
         raise Refused(f"uncompressed RLE 'counts' covers {sum(counts)} pixels, the image has {pixels}")
+
+
+def file_name_part(name: str) -> str:
+    """`name` (a split, a dataset, from a file) made safe inside a cache file name: no '/', no '..'."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name.replace("+", "plus"))[:64]

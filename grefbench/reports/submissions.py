@@ -125,7 +125,11 @@ def _unknown_key(folder: Path, file: str, where: str, key: Any, allowed: tuple[s
 
 def _check_inside(folder: Path, path: Path) -> None:
     """Refuse a link that leads out of the submission folder (its target would be read and published)."""
-    if not path.resolve().is_relative_to(folder.resolve()):
+    try:
+        inside = path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        raise _fail(folder, path.relative_to(folder).as_posix(), "is a link that leads nowhere (a loop)") from None
+    if not inside:
         raise _fail(folder, path.relative_to(folder).as_posix(),
                     "is a link to a file outside the submission folder; copy the file into the folder")
 
@@ -405,6 +409,10 @@ def discover_submissions(root: str | Path) -> list[Path]:
         raise SubmissionError(f"{root}: submissions folder not found")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     for folder in folders:
-        if not folder.resolve().is_relative_to(root.resolve()):
+        try:
+            inside = folder.resolve().is_relative_to(root.resolve())
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside:
             raise SubmissionError(f"submission {folder}: is a link to a folder outside {root}; copy it in")
     return folders
