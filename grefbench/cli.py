@@ -147,8 +147,8 @@ app.add_typer(report_commands.leaderboard_app, name="leaderboard")
 @app.command("eval")
 def eval_command(
     model: str = typer.Option("rela", "--model", help="Registered model name (see `grefbench models`)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Preset (rela_r50, rela_swin_t, rela_swin_b) or official yaml."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Checkpoint (official model_final.pth)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Preset (see `grefbench models`) or official yaml."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Checkpoint (the family's official format)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
     split: str = typer.Option("val", "--split"),
@@ -163,27 +163,29 @@ def eval_command(
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
     restart: bool = typer.Option(False, "--restart", help="Discard finished shards of a run with other settings."),
     shard_size: int = typer.Option(256, "--shard-size", help="Sentences per resumable shard."),
+    min_area: int = typer.Option(0, "--min-area",
+                                 help="Families without a no-target head: a mask of fewer pixels is no-target (0: empty)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Run a model over a split, write predictions, metrics and the per-sentence table, print the metrics.
 
-    With no --weights and no --config, the shipped demo model runs (rela_tiny trained on gRefShapes);
+    With no --weights and no --config, the family's shipped demo model runs (trained on gRefShapes);
     with no --data-root, the shipped gRefShapes splits are used.
     """
     from grefbench import console
     from grefbench.inference.runner import EvalOptions, run_eval
 
-    if model == "rela" and weights is None and config is None:
+    if weights is None and config is None:
         from grefbench.models import demo_weights
 
-        weights = demo_weights()
+        weights = demo_weights(model)
     dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
     root = _resolve_root(dataset, data_root)
     out = out or Path("runs") / f"{model}-{dataset}-{split}-{protocol}"
     options = EvalOptions(data_root=root, dataset=dataset, split=split, out=out, model=model, config=config,
                           weights=weights, text_config=text_config, tokenizer=tokenizer, protocol=protocol,
                           device=device, batch_size=batch_size, workers=workers, precision=precision,
-                          restart=restart, threads=threads, shard_size=shard_size)
+                          restart=restart, threads=threads, shard_size=shard_size, min_area=min_area)
     outputs = run_eval(options, progress=lambda what, total: console.progress_bar(
         what, total, enabled=not quiet, unit="sentences"))
     if outputs is None or quiet:
@@ -199,30 +201,31 @@ def eval_command(
 
 @app.command()
 def models() -> None:
-    """List the registered models and their config presets."""
+    """List the registered model families: presets, no-target rule, shipped demo weights."""
     from rich.table import Table
 
     from grefbench import console
     from grefbench.models import MODELS
 
     table = Table(title="models", title_justify="left")
-    for column in ("name", "presets", "summary"):
+    for column in ("name", "presets", "no-target", "demo weights", "summary"):
         table.add_column(column)
-    for spec in MODELS.values():
-        table.add_row(spec.name, ", ".join(spec.presets), spec.summary)
+    for family in MODELS.values():
+        table.add_row(family.name, ", ".join(family.presets), "head" if family.no_target_head else "empty mask",
+                      family.demo_weights or "-", family.summary)
     console.stdout.print(table)
 
 
 @app.command("train")
 def train_command(
-    config: str = typer.Option(..., "--config", help="Preset (e.g. rela_tiny) or official yaml."),
+    config: str = typer.Option(..., "--config", help="Preset (e.g. rela_tiny, lavt_tiny) or official yaml."),
     overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE (detectron2 keys); repeatable."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
     split: str = typer.Option("train", "--split"),
     val_split: Optional[str] = typer.Option("val", "--val-split", help="Validated periodically; '' for none."),
     out: Path = typer.Option(..., "--out", help="Output folder (checkpoints, logs, model_final.pth)."),
-    model: str = typer.Option("rela", "--model"),
+    model: str = typer.Option("rela", "--model", help="Registered model family (see `grefbench models`)."),
     init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from these weights."),
     text_weights: Optional[str] = typer.Option(None, "--text-weights", help="Packaged pretrained text encoder (minilm-l6)."),
     freeze_text: bool = typer.Option(False, "--freeze-text", help="Keep the text encoder fixed."),
@@ -230,18 +233,20 @@ def train_command(
                                        help="Put up to N sentences of one image next to each other in a batch."),
     steps: int = typer.Option(1000, "--steps"),
     batch_size: int = typer.Option(8, "--batch-size", help="Per process."),
-    lr: float = typer.Option(1e-4, "--lr"),
-    weight_decay: float = typer.Option(0.05, "--weight-decay"),
-    warmup: int = typer.Option(100, "--warmup"),
-    decay: str = typer.Option("cosine", "--decay", help="cosine, poly or constant."),
-    clip: float = typer.Option(1.0, "--clip", help="Gradient-norm clipping (0: off)."),
-    dice_weight: float = typer.Option(0.0, "--dice-weight",
-                                      help="Add a soft Dice term (not in the official loss; 0: official loss only)."),
-    category_weight: float = typer.Option(
-        0.0, "--category-weight",
-        help="Train the auxiliary category head (needs --set GREFBENCH.CATEGORY_CLASSES=N; not official)."),
-    no_target_weight: float = typer.Option(
-        0.1, "--no-target-weight", help="Factor of the no-target cross-entropy (official: 0.1)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default: the family's official value (rela 1e-4)."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Default: the family's (rela 0.05)."),
+    warmup: Optional[int] = typer.Option(None, "--warmup", help="Default: the family's (rela 100)."),
+    decay: Optional[str] = typer.Option(None, "--decay", help="cosine, poly or constant; default: the family's."),
+    lr_floor: Optional[float] = typer.Option(None, "--lr-floor",
+                                             help="Decay ends at lr x this; default: the family's (rela 0.01)."),
+    clip: Optional[float] = typer.Option(None, "--clip", help="Gradient-norm clipping (0: off); default: the family's."),
+    dice_weight: Optional[float] = typer.Option(
+        None, "--dice-weight", help="rela: add a soft Dice term (not in the official loss; default 0)."),
+    category_weight: Optional[float] = typer.Option(
+        None, "--category-weight",
+        help="rela: train the auxiliary category head (needs --set GREFBENCH.CATEGORY_CLASSES=N; not official)."),
+    no_target_weight: Optional[float] = typer.Option(
+        None, "--no-target-weight", help="rela: factor of the no-target cross-entropy (official: 0.1)."),
     backbone_lr_multiplier: float = typer.Option(1.0, "--backbone-lr-multiplier"),
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (AMP on CUDA)."),
     device: str = typer.Option("auto", "--device"),
@@ -254,7 +259,7 @@ def train_command(
     threads: Optional[int] = typer.Option(None, "--threads"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Train a model (AdamW, warm-up + decay, clipping, official ReLA loss); resumes from OUT/checkpoints."""
+    """Train a model family (AdamW, warm-up + decay, clipping, the family's official loss); resumes from OUT/checkpoints."""
     from grefbench import console
     from grefbench.training.loop import TrainOptions, train
 
@@ -268,7 +273,7 @@ def train_command(
         model=model, text_weights=text_weights, freeze_text=freeze_text, group_by_image=group_by_image,
         init_weights=init_weights, steps=steps, dice_weight=dice_weight, category_weight=category_weight,
         no_target_weight=no_target_weight, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
-        decay=decay, clip=clip,
+        decay=decay, lr_floor=lr_floor, clip=clip,
         backbone_lr_multiplier=backbone_lr_multiplier, precision=precision, device=device, workers=workers,
         seed=seed, log_every=log_every, eval_every=eval_every, eval_limit=eval_limit,
         checkpoint_every=checkpoint_every, threads=threads,

@@ -345,7 +345,7 @@ def test_malicious_checkpoint_names_the_refused_global(tmp_path):
 
     path = tmp_path / "evil.pth"
     torch.save({"model": Payload()}, path)
-    with pytest.raises(CheckpointError, match=r"refuses to load the global posix\.system") as raised:
+    with pytest.raises(CheckpointError, match=r"the global posix\.system") as raised:
         read_checkpoint(path)
     assert "weights_only" not in str(raised.value)
 
