@@ -95,8 +95,10 @@ def test_annotation_files(world, data, which):
     for protocol in ("native", "rela480"):
         document = {**world.no_target, "protocol": protocol}
         pred.write_text(json.dumps(document))
-        fuzz.check(["score", pred, "--data-root", folder / "data", "--json", out / "m.json", "--quiet"], out,
-                   result=out / "m.json")
+        code, _ = fuzz.check(["score", pred, "--data-root", folder / "data", "--json", out / "m.json", "--quiet"],
+                             out, result=out / "m.json")
+    if code == 0:  # the analysis shows categories and sentences, and breaks the metrics down by them
+        fuzz.check(["analyze", pred, "--data-root", folder / "data", "--csv", out / "a.csv"], out, result=out / "a.csv")
 
 
 METADATA = {"name": "Fuzzed model", "backbone": "Swin-B", "paper": "https://arxiv.org/abs/2306.00968",

@@ -363,3 +363,14 @@ def test_split_name_from_a_refs_file_stays_inside_the_cache(tmp_path):
     result = cli("score", pred, "--data-root", root, env={"GREFBENCH_CACHE_DIR": str(cache)})
     assert result.returncode == 0, result.stderr
     assert not list(tmp_path.rglob("*escaped*")) or all(cache in p.parents for p in tmp_path.rglob("*escaped*"))
+
+
+def test_lone_surrogate_in_a_refs_pickle_is_named(tmp_path):
+    annotation = polygon_annotation(11, 1, [[1, 1, 5, 1, 5, 5]])
+    root = write_dataset(tmp_path / "data", images=[image(1, 40, 60)], annotations=[annotation],
+                         refs=[ref(100, 1, [11], "val", [(1000, "bad \udc80 text")])], write_images=False,
+                         refs_format="pickle")
+    result = cli(*_score(_empty_prediction(tmp_path), root, "--per-expression", tmp_path / "s.csv"),
+                 env={"GREFBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    refused(result, "ref 100", "lone surrogate")
+    assert not (tmp_path / "s.csv").exists()

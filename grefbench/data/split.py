@@ -130,9 +130,9 @@ def _has_valid_polygon(segmentation: object) -> bool:
 def _image_fields(image: dict, path: Path) -> tuple[str, int, int]:
     """file_name, height and width of a COCO image entry, checked (they size every mask of the image)."""
     try:
-        file_name = image["file_name"]
-        if not isinstance(file_name, str) or not file_name:
-            raise limits.Refused(f"'file_name' must be a file name, found {shown(file_name)}")
+        file_name = limits.text(image["file_name"], "'file_name'")
+        if not file_name:
+            raise limits.Refused("'file_name' is empty")
         return file_name, limits.side(image["height"], "'height'"), limits.side(image["width"], "'width'")
     except KeyError as error:
         raise DatasetError(f"{path}: image {shown(image.get('id'))} lacks the field {error}") from None
@@ -140,11 +140,16 @@ def _image_fields(image: dict, path: Path) -> tuple[str, int, int]:
         raise DatasetError(f"{path}: image {shown(image.get('id'))}: {error}") from None
 
 
+def _category_name(category: dict) -> str:
+    name = category.get("name")
+    return name if isinstance(name, str) else str(category["id"])
+
+
 def _tables(instances: dict, path: Path) -> tuple[dict[int, dict], dict[int, dict], dict[int, str]]:
     try:
         images = {image["id"]: image for image in instances["images"]}
         annotations = {ann["id"]: ann for ann in instances["annotations"]}
-        categories = {cat["id"]: cat.get("name", str(cat["id"])) for cat in instances.get("categories", [])}
+        categories = {cat["id"]: _category_name(cat) for cat in instances.get("categories", [])}
     except (KeyError, TypeError, AttributeError):
         raise DatasetError(f"{path}: every image, annotation and category needs an 'id'") from None
     return images, annotations, categories
@@ -190,9 +195,7 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
     refs_path = refs_file.path
     for index, ref in enumerate(refs):
         try:
-            ref_split = ref["split"]
-            if not isinstance(ref_split, str):
-                raise DatasetError(f"{refs_path}: ref #{index} has the split {shown(ref_split)}, not a name")
+            ref_split = limits.text(ref["split"], "'split'")
             available[ref_split] = None
             if ref_split != split:
                 continue
@@ -239,9 +242,7 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
         for sentence in sentences:
             try:
                 sent_id = limits.integer(sentence["sent_id"], "'sent_id'")
-                raw = sentence["raw"]
-                if not isinstance(raw, str):
-                    raise limits.Refused(f"'raw' must be text, found {shown(raw)}")
+                raw = limits.text(sentence["raw"], "'raw'")
             except KeyError as error:
                 raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} lacks the field {shown(error.args[0])}") from None
             except TypeError:

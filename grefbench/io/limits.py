@@ -136,6 +136,17 @@ def integer(value: Any, what: str, *, low: int = INT64_MIN, high: int = INT64_MA
     raise Refused(f"{what} must be an integer, found {shown(value)}")
 
 
+def text(value: Any, what: str) -> str:
+    """A string that UTF-8 can hold (a pickle can carry lone surrogates, which no output can write)."""
+    if not isinstance(value, str):
+        raise Refused(f"{what} must be text, found {shown(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Refused(f"{what} is not valid text (it holds a lone surrogate): {shown(value)}") from None
+    return value
+
+
 def side(value: Any, what: str) -> int:
     """An image or mask side: an integer in [1, MAX_SIDE]."""
     return integer(value, what, low=1, high=MAX_SIDE)
