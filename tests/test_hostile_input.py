@@ -374,3 +374,18 @@ def test_lone_surrogate_in_a_refs_pickle_is_named(tmp_path):
                  env={"GREFBENCH_CACHE_DIR": str(tmp_path / "cache")})
     refused(result, "ref 100", "lone surrogate")
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_refs_pickle_that_repeats_shared_objects_is_refused(tmp_path):
+    import pickle
+
+    annotation = polygon_annotation(11, 1, [[1, 1, 5, 1, 5, 5]])
+    root = write_dataset(tmp_path / "data", images=[image(1, 40, 60)], annotations=[annotation],
+                         refs=[ref(100, 1, [11], "val", [(1000, "x")])], write_images=False)
+    sentences = [{"sent_id": 1000, "raw": "x"}] * 5000  # one dict, 5000 memo references
+    shared = {"ref_id": 100, "image_id": 1, "ann_id": [11], "split": "val", "sentences": sentences}
+    (root / "grefcoco" / "grefs(unc).p").write_bytes(pickle.dumps([shared] * 5000))  # 25M sentences, ~20 KB
+    assert (root / "grefcoco" / "grefs(unc).p").stat().st_size < 50_000
+    result = cli(*_score(_empty_prediction(tmp_path), root), limit_mb=1024, timeout=30,
+                 env={"GREFBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    refused(result, "repeats shared objects")

@@ -193,6 +193,9 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
     records: list[SentenceRecord] = []
     skipped_invalid = 0
     refs_path = refs_file.path
+    # A pickle can repeat one object many times for a few bytes (a memo reference); every sentence
+    # and annotation id of a real refs file takes at least a byte of it.
+    budget = refs_file.path.stat().st_size + 1000
     for index, ref in enumerate(refs):
         try:
             ref_split = limits.text(ref["split"], "'split'")
@@ -201,11 +204,17 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
                 continue
             ref_id = limits.integer(ref["ref_id"], "'ref_id'")
             image_id = limits.integer(ref["image_id"], "'image_id'")
-            ann_ids = [limits.integer(a, "'ann_id'") for a in _as_id_list(ref["ann_id"])]
-            category_ids = [limits.integer(c, "'category_id'") for c in _as_id_list(ref.get("category_id", []))]
+            ann_ids = _as_id_list(ref["ann_id"])
+            category_ids = _as_id_list(ref.get("category_id", []))
             sentences = ref["sentences"]
             if not isinstance(sentences, list):
                 raise DatasetError(f"{refs_path}: ref #{index}: 'sentences' must be a list")
+            budget -= len(sentences) + len(ann_ids) + len(category_ids)
+            if budget < 0:
+                raise DatasetError(f"{refs_path}: holds more sentences and ids than bytes: it repeats shared "
+                                   "objects (a pickle bomb?); write each ref out in full")
+            ann_ids = [limits.integer(a, "'ann_id'") for a in ann_ids]
+            category_ids = [limits.integer(c, "'category_id'") for c in category_ids]
         except KeyError as error:
             raise DatasetError(f"{refs_path}: ref #{index} lacks the field {shown(error.args[0])}") from None
         except TypeError:
