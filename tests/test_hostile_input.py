@@ -389,3 +389,15 @@ def test_refs_pickle_that_repeats_shared_objects_is_refused(tmp_path):
     result = cli(*_score(_empty_prediction(tmp_path), root), limit_mb=1024, timeout=30,
                  env={"GREFBENCH_CACHE_DIR": str(tmp_path / "cache")})
     refused(result, "repeats shared objects")
+
+
+def test_hostile_images_do_not_stop_a_report(pred, root, tmp_path):
+    from PIL import Image
+
+    images = sorted((root / "images" / "train2014").iterdir())
+    Image.new("1", (14000, 14000)).save(images[0], format="PNG")  # over twice PIL's pixel limit: a "bomb"
+    images[1].unlink()
+    os.mkfifo(images[1])  # would block a reader forever
+    result = cli("analyze", pred, "--data-root", root, "--html", tmp_path / "r.html", "--quiet", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "r.html").stat().st_size > 0
