@@ -133,7 +133,9 @@ def _image_fields(image: dict, path: Path) -> tuple[str, int, int]:
         file_name = limits.text(image["file_name"], "'file_name'")
         if not file_name:
             raise limits.Refused("'file_name' is empty")
-        return file_name, limits.side(image["height"], "'height'"), limits.side(image["width"], "'width'")
+        height, width = limits.side(image["height"], "'height'"), limits.side(image["width"], "'width'")
+        limits.mask_size([height, width], "the size [height, width]")  # its masks are h x w
+        return file_name, height, width
     except KeyError as error:
         raise DatasetError(f"{path}: image {shown(image.get('id'))} lacks the field {error}") from None
     except limits.Refused as error:
