@@ -1,7 +1,8 @@
 """The `grefbench` command line: thin wrappers over library functions, one per command.
 
 Every command is a library function first (see each command's body for the one it calls).
-User errors (GrefbenchError) print one line and exit with code 2; there is no traceback.
+User errors (GrefbenchError) and usage errors (an unknown command or option, a bad value) print one
+line and exit with code 2; there is no traceback (see `main`, and docs/hostile-input.md).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
+from grefbench import usage
 from grefbench.errors import GrefbenchError, UsageError
 from grefbench.reports import (
     commands as report_commands,  # imports only typer and the errors
@@ -21,11 +22,25 @@ from grefbench.reports import (
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=usage.CONTEXT_SETTINGS,
     help="grefbench: benchmark and evaluation toolkit for Generalized Referring Expression Segmentation.",
 )
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    context: typer.Context,
+    version: bool = typer.Option(False, "--version", is_eager=True, help="Print the version and exit."),
+) -> None:
+    """grefbench: benchmark and evaluation toolkit for Generalized Referring Expression Segmentation."""
+    if version:
+        import grefbench
+
+        print(f"grefbench {grefbench.__version__}")
+        raise typer.Exit(0)
+    usage.require_command(context)
 
 # A command that finishes holding a large parsed dataset (score) parks its result here: the
 # console script then ends the process without freeing it object by object (0.1-0.3 s).
@@ -51,23 +66,28 @@ def score(
 ) -> None:
     """Score a prediction file with the official ReLA metric semantics."""
     from grefbench import collector, console, parallel
+    from grefbench.io.atomic import check_outputs, transaction
     from grefbench.io.tables import check_table_path, write_json, write_table
     from grefbench.scoring import score_file
 
     if per_expression is not None:
         check_table_path(per_expression)
-    with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
-        with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
-            result = score_file(predictions, data_root, dataset, split, protocol=protocol,
-                                keep_per_sentence=per_expression is not None, progress=advance,
-                                jobs=parallel.default_jobs())
-    if json_out is not None:
-        write_json(json_out, result.to_json())
-    if per_expression is not None:
-        write_table(per_expression, result.per_sentence(), result.provenance)
-    if not quiet:
-        title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {result.predictions.model['name']}"
-        console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+    check_outputs({"--json": json_out, "--per-expression": per_expression}, {"PREDICTIONS": predictions})
+    with transaction():  # a failed command (scoring, writing or display) leaves no output behind
+        with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
+            with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
+                result = score_file(predictions, data_root, dataset, split, protocol=protocol,
+                                    keep_per_sentence=per_expression is not None, progress=advance,
+                                    jobs=parallel.default_jobs())
+        if json_out is not None:
+            write_json(json_out, result.to_json())
+        if per_expression is not None:
+            write_table(per_expression, result.per_sentence(), result.provenance)
+        if not quiet:
+            title = (f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · "
+                     f"{result.predictions.model['name']}")
+            display = console.stderr if usage.writes_stdout(json_out, per_expression) else console.stdout
+            display.print(console.metrics_table(title, result.metrics, result.breakdown))
     global _held_until_exit
     _held_until_exit = result
 
@@ -98,9 +118,8 @@ def validate(
     if root is not None:
         check_against_split(parsed, load_split(root, dataset, split))
         checked += f", coverage of {dataset} {split} and mask sizes"
-    console.stdout.print(f"OK {path}: {len(parsed)} predictions ({parsed.dataset} {parsed.split}, "
-                         f"protocol {parsed.protocol}, model {parsed.model['name']!r}); checked {checked}.",
-                         markup=False, highlight=False)
+    console.say(f"OK {path}: {len(parsed)} predictions ({parsed.dataset} {parsed.split}, "
+                f"protocol {parsed.protocol}, model {parsed.model['name']!r}); checked {checked}.")
 
 
 @app.command()
@@ -174,11 +193,10 @@ def eval_command(
     result = outputs.result
     title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {model}"
     console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
-    console.stdout.print(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
-                         f"{f'; config: {config}' if config else ''}", markup=False, highlight=False)
-    console.stdout.print(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "
-                         f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)",
-                         markup=False, highlight=False)
+    console.say(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
+                f"{f'; config: {config}' if config else ''}")
+    console.say(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "
+                f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)")
 
 
 @app.command()
@@ -263,10 +281,11 @@ def train_command(
     final = train(options, progress=lambda what, total: console.progress_bar(what, total, enabled=not quiet,
                                                                             unit="steps"))
     if final is not None and not quiet:
-        console.stdout.print(f"wrote {final} and the training log in {out}", markup=False, highlight=False)
+        console.say(f"wrote {final} and the training log in {out}")
 
 
-kernels_app = typer.Typer(no_args_is_help=True, help="The compiled multi-scale deformable attention kernels.")
+kernels_app = typer.Typer(context_settings=usage.CONTEXT_SETTINGS, callback=usage.require_command,
+                          invoke_without_command=True, help="The compiled multi-scale deformable attention kernels.")
 app.add_typer(kernels_app, name="kernels")
 
 
@@ -282,7 +301,8 @@ def kernels_build(verbose: bool = typer.Option(False, "--verbose")) -> None:
                          f"backends available: {', '.join(available_backends())}", markup=False, highlight=False)
 
 
-data_app = typer.Typer(no_args_is_help=True, help="Datasets: generate the gRefShapes benchmark.")
+data_app = typer.Typer(context_settings=usage.CONTEXT_SETTINGS, callback=usage.require_command,
+                       invoke_without_command=True, help="Datasets: generate the gRefShapes benchmark.")
 app.add_typer(data_app, name="data")
 
 
@@ -314,7 +334,11 @@ def data_synth(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `grefbench` console script."""
+    """Entry point of the `grefbench` console script: one line on stderr for every error, no traceback.
+
+    Exit codes: 0 success, 2 a user or usage error (and a resource the input exhausted: memory,
+    disk), 130 interrupted, 1 an internal error (a bug: GREFBENCH_TRACEBACK=1 shows where).
+    """
     global _held_until_exit
     from grefbench import console
 
@@ -323,12 +347,17 @@ def main(argv: list[str] | None = None) -> None:
     except GrefbenchError as error:
         console.error(str(error))
         sys.exit(error.exit_code)
-    except click.exceptions.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except usage.USAGE_ERRORS as error:
+        console.error(usage.describe(error, app))
+        sys.exit(2)
+    except (*usage.ABORTS, KeyboardInterrupt):
         console.error("interrupted")
         sys.exit(130)
+    except BaseException as error:  # noqa: BLE001 - the last line of defence: never a traceback
+        code = usage.unexpected(error)
+        if code is None:
+            raise
+        sys.exit(code)
     if argv is not None:  # called as a function (tests, scripts): let the result go
         _held_until_exit = None
     if isinstance(result, int) and result:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -20,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from grefbench.data.protocols import PROTOCOLS, get_protocol
-from grefbench.errors import SubmissionError
-from grefbench.io import jsonio, rle
+from grefbench.errors import SubmissionError, shown
+from grefbench.io import jsonio, limits, rle
 from grefbench.io.atomic import atomic_open
 
 if TYPE_CHECKING:
@@ -70,25 +69,20 @@ def _fail(path: Path, message: str) -> SubmissionError:
 
 
 def read_document(path: str | Path) -> tuple[Path, Any]:
-    """Read and parse a JSON or gzipped-JSON file; any damage is a SubmissionError."""
+    """Read and parse a JSON or gzipped-JSON file (size-capped, see io/limits.py); any damage is a SubmissionError."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = limits.read_input(path)
     except FileNotFoundError:
         raise _fail(path, "file not found") from None
     except IsADirectoryError:
         raise _fail(path, "is a directory, expected a prediction file") from None
     except OSError as error:
         raise _fail(path, f"cannot read ({error.strerror or error})") from None
+    except limits.Refused as error:
+        raise _fail(path, str(error)) from None
     if not data:
         raise _fail(path, "file is empty")
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, OSError, zlib.error):
-            raise _fail(path, "gzip stream is truncated or corrupt") from None
-        if not data:
-            raise _fail(path, "file is empty (inside gzip)")
     try:
         return path, jsonio.loads(data)
     except jsonio.DecodeError as error:
@@ -104,14 +98,14 @@ def parse_predictions(path: Path, document: Any) -> PredictionFile:
             raise _fail(path, f"missing the field {key!r}")
     unknown = sorted(set(document) - _TOP_KEYS)
     if unknown:
-        raise _fail(path, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+        raise _fail(path, f"unknown field {shown(unknown[0])} (allowed: {', '.join(sorted(_TOP_KEYS))})")
     if document["format"] != FORMAT:
-        raise _fail(path, f"field 'format' is {document['format']!r}, expected {FORMAT!r}")
+        raise _fail(path, f"field 'format' is {shown(document['format'])}, expected {FORMAT!r}")
     for key in ("dataset", "split", "protocol"):
         if not isinstance(document[key], str):
             raise _fail(path, f"field {key!r} must be a string")
     if document["protocol"] not in PROTOCOLS:
-        raise _fail(path, f"field 'protocol' is {document['protocol']!r}; expected one of {', '.join(PROTOCOLS)}")
+        raise _fail(path, f"field 'protocol' is {shown(document['protocol'])}; expected one of {', '.join(PROTOCOLS)}")
     model = document["model"]
     if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
         raise _fail(path, "field 'model' must be an object with a non-empty string 'name'")
@@ -121,6 +115,11 @@ def parse_predictions(path: Path, document: Any) -> PredictionFile:
     provenance = document.get("provenance", {})
     if not isinstance(provenance, dict):
         raise _fail(path, "field 'provenance' must be an object")
+    try:  # both are copied into every output and sent between processes
+        limits.nesting(model, "field 'model'")
+        limits.nesting(provenance, "field 'provenance'")
+    except limits.Refused as error:
+        raise _fail(path, str(error)) from None
 
     n = len(predictions)
     sent_ids = np.empty(n, dtype=np.int64)
@@ -130,16 +129,17 @@ def parse_predictions(path: Path, document: Any) -> PredictionFile:
         where = f"predictions[{i}]"
         if not isinstance(entry, dict):
             raise _fail(path, f"{where} must be an object")
-        sent_id = entry.get("sent_id")
-        if type(sent_id) is not int:
-            raise _fail(path, f"{where}: 'sent_id' must be an integer, found {json.dumps(sent_id)}")
+        try:
+            sent_id = limits.integer(entry.get("sent_id"), "'sent_id'")
+        except limits.Refused as error:
+            raise _fail(path, f"{where}: {error}") from None
         where = f"sent_id {sent_id}"
         extra = set(entry) - _ENTRY_KEYS
         if extra:
-            raise _fail(path, f"{where}: unknown field {sorted(extra)[0]!r} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+            raise _fail(path, f"{where}: unknown field {shown(sorted(extra)[0])} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
         flag = entry.get("no_target")
         if type(flag) is not bool:
-            raise _fail(path, f"{where}: 'no_target' must be true or false, found {json.dumps(flag)}")
+            raise _fail(path, f"{where}: 'no_target' must be true or false, found {shown(flag)}")
         score = entry.get("no_target_score")
         if score is not None and (type(score) not in (int, float) or not 0 <= score <= 1):
             raise _fail(path, f"{where}: 'no_target_score' must be a number in [0, 1]")
@@ -172,15 +172,17 @@ def _check_mask_fields(path: Path, where: str, mask: Any) -> dict:
         raise _fail(path, f"{where}: 'mask' must be an RLE object {{'size': [h, w], 'counts': str}}")
     size = mask.get("size")
     counts = mask.get("counts")
-    if (not isinstance(size, list) or len(size) != 2 or any(type(v) is not int or v <= 0 for v in size)):
-        raise _fail(path, f"{where}: mask 'size' must be [height, width] with positive integers, found {json.dumps(size)}")
+    try:
+        limits.mask_size(size)
+    except limits.Refused as error:
+        raise _fail(path, f"{where}: {error}") from None
     if not isinstance(counts, str):
         raise _fail(path, f"{where}: mask 'counts' must be a COCO compressed RLE string")
     if not counts.isascii():
         raise _fail(path, f"{where}: mask counts has a character outside the RLE alphabet '0'..'o'")
     extra = set(mask) - {"size", "counts"}
     if extra:
-        raise _fail(path, f"{where}: unknown mask field {sorted(extra)[0]!r}")
+        raise _fail(path, f"{where}: unknown mask field {shown(sorted(extra)[0])}")
     return {"size": size, "counts": counts.encode("ascii")}
 
 
@@ -196,11 +198,11 @@ def check_against_split(predictions: PredictionFile, split: ReferSplit, protocol
     """
     path = predictions.path
     if predictions.dataset != split.dataset:
-        raise _fail(path, f"field 'dataset' is {predictions.dataset!r} but {split.dataset!r} is being scored")
+        raise _fail(path, f"field 'dataset' is {shown(predictions.dataset)} but {split.dataset!r} is being scored")
     if predictions.split != split.split:
-        raise _fail(path, f"field 'split' is {predictions.split!r} but split {split.split!r} is being scored")
+        raise _fail(path, f"field 'split' is {shown(predictions.split)} but split {split.split!r} is being scored")
     if protocol is not None and protocol != predictions.protocol:
-        raise _fail(path, f"field 'protocol' is {predictions.protocol!r} but --protocol {protocol} was given")
+        raise _fail(path, f"field 'protocol' is {shown(predictions.protocol)} but --protocol {protocol} was given")
     position = split.position
     order = np.full(len(split.records), -1, dtype=np.int64)
     for i, sent_id in enumerate(predictions.sent_ids.tolist()):

@@ -14,9 +14,7 @@ Two official quirks are kept:
 from __future__ import annotations
 
 import os
-import pickle
 import re
-import zipfile
 from typing import Any, Mapping
 
 import torch
@@ -24,7 +22,7 @@ from torch import nn
 
 from grefbench.errors import CheckpointError
 from grefbench.io.atomic import atomic_path
-from grefbench.models.checkpoints import check_state_dict
+from grefbench.models.checkpoints import check_state_dict, load_torch_file
 from grefbench.models.rela.presets import PRESET_TITLES
 
 POSITION_IDS_KEY = "text_encoder.embeddings.position_ids"
@@ -38,14 +36,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     unexpected content raises CheckpointError naming the file.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError,
-            AttributeError, TypeError, KeyError, IndexError) as error:
-        raise CheckpointError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): "
-                              f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from error
+    content = load_torch_file(path)  # a refused global is named, never torch's advice to load unsafely
     if isinstance(content, Mapping) and "model" in content:
         state_dict = content["model"]
     elif isinstance(content, Mapping) and content and all(isinstance(v, torch.Tensor) for v in content.values()):
