@@ -23,6 +23,7 @@ from typing import Any
 
 SENTENCES_PER_IMAGE = 14
 IMAGES = 2
+REPEATS = 3
 SENTENCES = ["the red circle on the left", "both blue squares", "the third object from the top",
              "all the green triangles", "nothing here is purple", "the big one", "the one next to the star"]
 
@@ -130,7 +131,7 @@ def _speed(model, family, batch, device: str, precision: str, share: bool, torch
         _run(model, family, batch, device, share)  # warm-up
         if cuda:
             torch.cuda.synchronize()
-        started, repeats = time.perf_counter(), 3
+        started, repeats = time.perf_counter(), REPEATS
         for _ in range(repeats):
             _run(model, family, batch, device, share)
         if cuda:

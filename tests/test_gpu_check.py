@@ -32,7 +32,9 @@ def test_without_cuda_it_says_so_and_exits_0(tmp_path):
 
 def test_family_check_compares_devices_and_times_each_precision(tmp_path):
     model = load_model("rela", weights=tiny_rela_checkpoint(tmp_path / "r50.pth", preset="rela_r50"))
-    result = _module().check_family("rela", "tiny", torch, device="cpu", model=model)
+    module = _module()
+    module.IMAGES, module.SENTENCES_PER_IMAGE, module.REPEATS = 1, 3, 1  # a few sentences: this checks logic
+    result = module.check_family("rela", "tiny", torch, device="cpu", model=model)
     assert result["device_vs_cpu"] == {"max_abs_difference": 0.0, "mask_pixel_agreement": 1.0}
     assert set(result["speed"]) == {"fp32", "fp32-shared", "bf16", "bf16-shared"}
     assert all(entry["sentences_per_second"] > 0 for entry in result["speed"].values())
