@@ -44,7 +44,7 @@ def score(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, help="Dataset name; defaults to the file's 'dataset'."),
     split: Optional[str] = typer.Option(None, help="Split; defaults to the file's 'split'."),
-    protocol: Optional[str] = typer.Option(None, help="native or rela480; defaults to the file's 'protocol'."),
+    protocol: Optional[str] = typer.Option(None, help="native, rela480, refzom480 or rrefcoco480; defaults to the file's 'protocol'."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics, breakdown and provenance here."),
     per_expression: Optional[Path] = typer.Option(None, "--per-expression", help="Per-sentence table (.csv or .parquet)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table (for scripts)."),
@@ -65,7 +65,11 @@ def score(
         write_json(json_out, result.to_json())
     if per_expression is not None:
         write_table(per_expression, result.per_sentence(), result.provenance)
-    if not quiet:
+    if not quiet and hasattr(result, "metric_names"):  # Ref-ZOM / R-RefCOCO*: their own metrics
+        from grefbench.zero_target_scoring import metrics_table
+
+        console.stdout.print(metrics_table(result))
+    elif not quiet:
         title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {result.predictions.model['name']}"
         console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
     global _held_until_exit
@@ -86,7 +90,7 @@ def validate(
         validate_folder(path, data_root)
         return
     from grefbench import console
-    from grefbench.data.catalog import default_root
+    from grefbench.data.catalog import default_root, get_dataset
     from grefbench.data.split import load_split
     from grefbench.io.predictions import check_against_split, read_predictions
 
@@ -95,7 +99,13 @@ def validate(
     split = split or parsed.split
     root = data_root or default_root(dataset)
     checked = "format, types and RLE"
-    if root is not None:
+    if root is not None and get_dataset(dataset).family != "refer":  # Ref-ZOM / R-RefCOCO*
+        from grefbench.data.rrefcoco import load_zero_target_split
+        from grefbench.zero_target_scoring import check_submission
+
+        check_submission(parsed, load_zero_target_split(root, dataset, split))
+        checked += f", coverage of {dataset} {split} and mask sizes"
+    elif root is not None:
         check_against_split(parsed, load_split(root, dataset, split))
         checked += f", coverage of {dataset} {split} and mask sizes"
     console.stdout.print(f"OK {path}: {len(parsed)} predictions ({parsed.dataset} {parsed.split}, "
