@@ -2,7 +2,7 @@
 
 Both rasterise at the image size with pycocotools (REFER.getMask), keep a 0/1 mask, and resize it
 to 480x480 with PIL's NEAREST (torchvision F.resize on a PIL image): PIL samples source pixel
-int((i + 0.5) * in / out), which is neither torch's nor OpenCV's nearest.
+int((i + 0.5) * in / out), accumulated incrementally, which is neither torch's nor OpenCV's nearest.
 - Ref-ZOM (RIS-DMMI refer/refer.py getMask): the union of all polygons of all the ref's
   annotations; a zero-target ref is all background whatever its `ann_id`.
 - R-RefCOCO (robust-ref-seg dataset/refer.py getMask + ReferDataset): the polygons of the one
@@ -75,9 +75,19 @@ def resize_nearest(mask: np.ndarray, size: int = SIZE) -> np.ndarray:
     return np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
 
 
-def nearest_source_index(out_index: int, in_size: int, out_size: int) -> int:
-    """The source pixel PIL's NEAREST samples for output pixel `out_index`: int((i + 0.5) * in / out)."""
-    return int((out_index + 0.5) * in_size / out_size)
+def nearest_source_indices(in_size: int, out_size: int) -> np.ndarray:
+    """The source pixels PIL's NEAREST samples along one axis: int((i + 0.5) * in / out), accumulated.
+
+    Pillow's affine nearest (Geometry.c) starts at 0.5 * scale and adds scale per output pixel in
+    double precision; `resize_nearest` calls PIL itself, this restates it for tests and docs.
+    """
+    scale = in_size / out_size
+    position = 0.5 * scale
+    indices = np.empty(out_size, dtype=np.int64)
+    for i in range(out_size):
+        indices[i] = int(position)
+        position += scale
+    return indices
 
 
 def _target(split: ZeroTargetSplit) -> Callable[[ZeroTargetSplit, ZeroTargetRecord], np.ndarray]:
