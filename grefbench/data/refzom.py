@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from grefbench.data.catalog import get_dataset
-from grefbench.data.files import load_instances, load_refs
+from grefbench.data import zero_target_cache
+from grefbench.data.files import parse_instances, parse_refs, read_bytes
 from grefbench.data.zero_target import (
     REFZOM_GROUPS,
     ZeroTargetRecord,
@@ -46,15 +47,22 @@ def _ann_ids(value: object, ref_id: object, refs_path: Path) -> tuple[int, ...]:
     return tuple(values)
 
 
-def load_refzom(root: str | Path, split: str = "test") -> ZeroTargetSplit:
+def load_refzom(root: str | Path, split: str = "test", *, use_cache: bool = True) -> ZeroTargetSplit:
     """Load `split` of Ref-ZOM from ROOT/ref-zom/refs(final).p and ROOT/ref-zom/instances.json."""
     spec = get_dataset("refzom")
     root = Path(root)
     check_split_name(split, spec)
     layout = spec.layout()
-    refs, refs_file = load_refs([root / spec.folder / f"{spec.refs_stem}.p"], layout)
-    instances, instances_file = load_instances(spec.instances_path(root), layout)
-    refs_path, instances_path = refs_file.path, instances_file.path
+    refs_path = root / spec.folder / f"{spec.refs_stem}.p"
+    refs_bytes, refs_file = read_bytes(refs_path, "refs file", layout)
+    instances_bytes, instances_file = read_bytes(spec.instances_path(root), "instances file", layout)
+    if use_cache:
+        cached = zero_target_cache.load(spec, split, root, (refs_file, instances_file))
+        if cached is not None:
+            return cached
+    refs = parse_refs(refs_bytes, refs_path)
+    instances_path = instances_file.path
+    instances = parse_instances(instances_bytes, instances_path)
     images, annotations = annotation_tables(instances, instances_path)
 
     repeated = repeated_ref_ids(refs)
@@ -98,5 +106,7 @@ def load_refzom(root: str | Path, split: str = "test") -> ZeroTargetSplit:
         raise DatasetError(f"No ref of split {split!r} in {refs_path}. Splits in the file: "
                            f"{', '.join(available) or 'none'}")
     check_unique(records, refs_path, split)
-    return ZeroTargetSplit("refzom", split, root, spec, records, annotations, (refs_file, instances_file),
-                           tuple(available))
+    loaded = ZeroTargetSplit("refzom", split, root, spec, records, (refs_file, instances_file), tuple(available), annotations)
+    if use_cache:
+        zero_target_cache.save(loaded)
+    return loaded

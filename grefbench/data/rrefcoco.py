@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from grefbench.data.catalog import get_dataset
-from grefbench.data.files import load_instances, load_refs
+from grefbench.data import zero_target_cache
+from grefbench.data.files import parse_instances, parse_refs, read_bytes
 from grefbench.data.refzom import annotation_tables
 from grefbench.data.zero_target import (
     ZeroTargetRecord,
@@ -40,7 +41,8 @@ def sentence_group(sentence: dict, sent_id: int, ref_id: object, refs_path: Path
     raise DatasetError(f"{refs_path}: sentence {sent_id} of ref {ref_id} has exist {exist!r}; expected true or false")
 
 
-def load_rrefcoco(root: str | Path, dataset: str = "rrefcoco", split: str = "val") -> ZeroTargetSplit:
+def load_rrefcoco(root: str | Path, dataset: str = "rrefcoco", split: str = "val", *,
+                  use_cache: bool = True) -> ZeroTargetSplit:
     """Load `split` of R-RefCOCO / R-RefCOCO+ / R-RefCOCOg from ROOT/<dataset>/refs(unc).p + instances.json."""
     spec = get_dataset(dataset)
     if spec.family != "rrefcoco":
@@ -49,9 +51,19 @@ def load_rrefcoco(root: str | Path, dataset: str = "rrefcoco", split: str = "val
     check_split_name(split, spec)
     layout = spec.layout()
     base = root / spec.folder
-    refs, refs_file = load_refs([base / f"{spec.refs_stem}.p", base / "refs(umd).p"], layout)
-    instances, instances_file = load_instances(spec.instances_path(root), layout)
-    refs_path, instances_path = refs_file.path, instances_file.path
+    candidates = [base / f"{spec.refs_stem}.p", base / "refs(umd).p"]
+    refs_path = next((p for p in candidates if p.is_file()), None)
+    if refs_path is None:
+        raise DatasetError(f"refs file not found: {' or '.join(map(str, candidates))}. Expected layout: {layout}")
+    refs_bytes, refs_file = read_bytes(refs_path, "refs file", layout)
+    instances_bytes, instances_file = read_bytes(spec.instances_path(root), "instances file", layout)
+    if use_cache:
+        cached = zero_target_cache.load(spec, split, root, (refs_file, instances_file))
+        if cached is not None:
+            return cached
+    refs = parse_refs(refs_bytes, refs_path)
+    instances_path = instances_file.path
+    instances = parse_instances(instances_bytes, instances_path)
     images, annotations = annotation_tables(instances, instances_path)
 
     repeated = repeated_ref_ids(refs)
@@ -92,8 +104,10 @@ def load_rrefcoco(root: str | Path, dataset: str = "rrefcoco", split: str = "val
         raise DatasetError(f"No ref of split {split!r} in {refs_path}. Splits in the file: "
                            f"{', '.join(available) or 'none'}")
     check_unique(records, refs_path, split)
-    return ZeroTargetSplit(dataset, split, root, spec, records, annotations, (refs_file, instances_file),
-                           tuple(available))
+    loaded = ZeroTargetSplit(dataset, split, root, spec, records, (refs_file, instances_file), tuple(available), annotations)
+    if use_cache:
+        zero_target_cache.save(loaded)
+    return loaded
 
 
 def load_zero_target_split(root: str | Path, dataset: str, split: str) -> ZeroTargetSplit:

@@ -41,16 +41,35 @@ class ZeroTargetRecord(NamedTuple):
 
 @dataclass
 class ZeroTargetSplit:
-    """The sentences of one split, in the official iteration order, plus the annotations they use."""
+    """The sentences of one split, in the official iteration order, plus the annotations they use.
+
+    `annotations` is parsed from instances.json on first use when the split came from the index
+    cache (scoring with a warm ground-truth cache never needs it).
+    """
 
     dataset: str
     split: str
     root: Path
     spec: DatasetSpec
     records: list[ZeroTargetRecord]
-    annotations: dict[int, dict] = field(repr=False)
     files: tuple[AnnotationFile, ...]
     available_splits: tuple[str, ...] = ()
+    _annotations: dict[int, dict] | None = field(default=None, repr=False)
+
+    @property
+    def annotations(self) -> dict[int, dict]:
+        """annotation id -> COCO annotation; parsed from instances.json on first use after a cache hit."""
+        if self._annotations is None:
+            from grefbench.data.files import load_instances
+
+            instances, info = load_instances(self.files[1].path, self.spec.layout())
+            if info.sha256 != self.files[1].sha256:
+                raise DatasetError(f"{info.path} changed while it was in use; run the command again")
+            try:
+                self._annotations = {ann["id"]: ann for ann in instances["annotations"]}
+            except (KeyError, TypeError):
+                raise DatasetError(f"{info.path}: every annotation needs an 'id'") from None
+        return self._annotations
 
     def __len__(self) -> int:
         return len(self.records)

@@ -91,3 +91,25 @@ def _rr(tmp_path, refs):
 def test_rrefcoco_refusals(tmp_path, refs, message):
     with pytest.raises(DatasetError, match=message):
         load_rrefcoco(_rr(tmp_path, refs))
+
+
+def test_index_cache_skips_parsing_and_follows_the_files(tmp_path, monkeypatch):
+    from grefbench.data import refzom, zero_target_truth
+
+    root = tiny_refzom(tmp_path)
+    first = load_refzom(root)
+    truth = zero_target_truth.load_truth(first)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("parsed although the caches are warm")
+
+    monkeypatch.setattr(refzom, "parse_refs", refuse)
+    monkeypatch.setattr(refzom, "parse_instances", refuse)
+    again = load_refzom(root)
+    assert again.records == first.records and again._annotations is None
+    assert zero_target_truth.load_truth(again).areas == truth.areas
+    assert again._annotations is None  # the ground truth came from its cache too
+    monkeypatch.undo()
+    write_benchmark(tmp_path, "ref-zom", "refs(final)", images=IMAGES, annotations=ANNOTATIONS,
+                    refs=[zom_ref(1, 1, 11, "one", [5])])
+    assert [r.sent_id for r in load_refzom(root).records] == [5]
