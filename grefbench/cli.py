@@ -143,7 +143,8 @@ def eval_command(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
     split: str = typer.Option("val", "--split"),
-    protocol: str = typer.Option("rela480", "--protocol", help="rela480 (official) or native."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="rela480 (default, official) or native; "
+                                           "refzom480 / rrefcoco480 (the default) for Ref-ZOM / R-RefCOCO*."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, "--batch-size"),
     workers: int = typer.Option(2, "--workers", help="DataLoader workers decoding images."),
@@ -171,6 +172,11 @@ def eval_command(
 
         weights = demo_weights(model)
     dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
+    if protocol is None:
+        from grefbench.data.catalog import get_dataset
+        from grefbench.data.protocols import BENCHMARK_PROTOCOLS
+
+        protocol = BENCHMARK_PROTOCOLS.get(get_dataset(dataset).family, "rela480")
     root = _resolve_root(dataset, data_root)
     out = out or Path("runs") / f"{model}-{dataset}-{split}-{protocol}"
     options = EvalOptions(data_root=root, dataset=dataset, split=split, out=out, model=model, config=config,
@@ -183,7 +189,12 @@ def eval_command(
         return
     result = outputs.result
     title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {model}"
-    console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+    if hasattr(result, "metric_names"):  # Ref-ZOM / R-RefCOCO*: their own metrics
+        from grefbench.zero_target_scoring import metrics_table
+
+        console.stdout.print(metrics_table(result))
+    else:
+        console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
     console.stdout.print(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
                          f"{f'; config: {config}' if config else ''}", markup=False, highlight=False)
     console.stdout.print(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "
