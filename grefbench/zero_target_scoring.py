@@ -61,6 +61,9 @@ class ZeroTargetScore:
 
 def _check_protocol(predictions: PredictionFile, split: ZeroTargetSplit, protocol: str | None) -> str:
     expected = BENCHMARK_PROTOCOLS[split.spec.family]
+    if predictions.dataset != split.dataset:
+        raise SubmissionError(f"{predictions.path}: field 'dataset' is {predictions.dataset!r} but "
+                              f"{split.dataset!r} is being scored")
     for given, where in ((predictions.protocol, "field 'protocol'"), (protocol, "--protocol")):
         if given is not None and given != expected:
             raise SubmissionError(f"{predictions.path}: {where} is {given!r}, but {split.dataset} is scored only "

@@ -104,6 +104,8 @@ MUTATIONS = {
     "no_target with foreground": (lambda d: _entry(d, 102).update(no_target=True), "sent_id 102: 'no_target' is true but"),
     "wrong split": (lambda d: _set(d, "split", "val"), "split 'val'"),
     "unknown protocol": (lambda d: _set(d, "protocol", "zom"), "field 'protocol' is 'zom'"),
+    "another benchmark's file": (lambda d: d.update(dataset="rrefcoco", protocol="rrefcoco480"),
+                                 "rrefcoco/refs\\(unc\\).p"),
 }
 
 
@@ -153,3 +155,12 @@ def test_other_commands_refuse_the_benchmarks_cleanly(zom, tmp_path, capsys):
 
     with pytest.raises(UsageError, match="refzom has its own loader"):
         load_split(root, "refzom", "test")
+
+
+def test_dataset_option_against_the_file(zom, tmp_path, capsys):
+    root, doc = zom
+    doc.update(dataset="grefcoco", protocol="rela480")
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps(doc))
+    code, _, err = run(["score", str(pred), "--data-root", str(root), "--dataset", "refzom", "--split", "test"], capsys)
+    assert code == 2 and "field 'dataset' is 'grefcoco' but 'refzom' is being scored" in err
