@@ -59,7 +59,7 @@ def score(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, help="Dataset name; defaults to the file's 'dataset'."),
     split: Optional[str] = typer.Option(None, help="Split; defaults to the file's 'split'."),
-    protocol: Optional[str] = typer.Option(None, help="native or rela480; defaults to the file's 'protocol'."),
+    protocol: Optional[str] = typer.Option(None, help="native, rela480, refzom480 or rrefcoco480; defaults to the file's 'protocol'."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics, breakdown and provenance here."),
     per_expression: Optional[Path] = typer.Option(None, "--per-expression", help="Per-sentence table (.csv or .parquet)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table (for scripts)."),
@@ -84,10 +84,15 @@ def score(
         if per_expression is not None:
             write_table(per_expression, result.per_sentence(), result.provenance)
         if not quiet:
-            title = (f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · "
-                     f"{result.predictions.model['name']}")
             display = console.stderr if usage.writes_stdout(json_out, per_expression) else console.stdout
-            display.print(console.metrics_table(title, result.metrics, result.breakdown))
+            if hasattr(result, "metric_names"):  # Ref-ZOM / R-RefCOCO*: their own metrics
+                from grefbench.zero_target_scoring import metrics_table
+
+                display.print(metrics_table(result))
+            else:
+                title = (f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · "
+                         f"{result.predictions.model['name']}")
+                display.print(console.metrics_table(title, result.metrics, result.breakdown))
     global _held_until_exit
     _held_until_exit = result
 
@@ -106,7 +111,7 @@ def validate(
         validate_folder(path, data_root)
         return
     from grefbench import console
-    from grefbench.data.catalog import default_root
+    from grefbench.data.catalog import default_root, get_dataset
     from grefbench.data.split import load_split
     from grefbench.io.predictions import check_against_split, read_predictions
 
@@ -115,7 +120,13 @@ def validate(
     split = split or parsed.split
     root = data_root or default_root(dataset)
     checked = "format, types and RLE"
-    if root is not None:
+    if root is not None and get_dataset(dataset).family != "refer":  # Ref-ZOM / R-RefCOCO*
+        from grefbench.data.rrefcoco import load_zero_target_split
+        from grefbench.zero_target_scoring import check_submission
+
+        check_submission(parsed, load_zero_target_split(root, dataset, split))
+        checked += f", coverage of {dataset} {split} and mask sizes"
+    elif root is not None:
         check_against_split(parsed, load_split(root, dataset, split))
         checked += f", coverage of {dataset} {split} and mask sizes"
     console.say(f"OK {path}: {len(parsed)} predictions ({parsed.dataset} {parsed.split}, "
@@ -152,7 +163,8 @@ def eval_command(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
     split: str = typer.Option("val", "--split"),
-    protocol: str = typer.Option("rela480", "--protocol", help="rela480 (official) or native."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="rela480 (default, official) or native; "
+                                           "refzom480 / rrefcoco480 (the default) for Ref-ZOM / R-RefCOCO*."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, "--batch-size"),
     workers: int = typer.Option(2, "--workers", help="DataLoader workers decoding images."),
@@ -180,6 +192,11 @@ def eval_command(
 
         weights = demo_weights(model)
     dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
+    if protocol is None:
+        from grefbench.data.catalog import get_dataset
+        from grefbench.data.protocols import BENCHMARK_PROTOCOLS
+
+        protocol = BENCHMARK_PROTOCOLS.get(get_dataset(dataset).family, "rela480")
     root = _resolve_root(dataset, data_root)
     out = out or Path("runs") / f"{model}-{dataset}-{split}-{protocol}"
     options = EvalOptions(data_root=root, dataset=dataset, split=split, out=out, model=model, config=config,
@@ -192,7 +209,12 @@ def eval_command(
         return
     result = outputs.result
     title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {model}"
-    console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+    if hasattr(result, "metric_names"):  # Ref-ZOM / R-RefCOCO*: their own metrics
+        from grefbench.zero_target_scoring import metrics_table
+
+        console.stdout.print(metrics_table(result))
+    else:
+        console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
     console.say(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
                 f"{f'; config: {config}' if config else ''}")
     console.say(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "

@@ -106,6 +106,7 @@ def score_predictions(
     `jobs` > 1 rasterises a ground truth missing from the cache over that many processes and
     measures half of the sentences in a forked child; the numbers are the same.
     """
+    _refuse_benchmark_protocol(predictions, split)
     order = check_against_split(predictions, split, protocol)
     protocol_name = predictions.protocol
     if truth is None or truth.protocol != protocol_name:
@@ -168,6 +169,12 @@ def score_file(
     from grefbench.io.predictions import parse_predictions, read_document
 
     path, document = read_document(predictions_path)
+    benchmark = _zero_target_dataset(dataset or _declared(document, "dataset"))
+    if benchmark is not None:  # Ref-ZOM and R-RefCOCO* have their own loaders and metrics
+        from grefbench.zero_target_scoring import score_zero_target_file
+
+        return score_zero_target_file(path, document, data_root, benchmark, split or _declared(document, "split") or "",
+                                      protocol=protocol)
     with parallel.started(parse_predictions, path, document, fork=jobs > 1) as pending:
         dataset = dataset or _declared(document, "dataset")
         split = split or _declared(document, "split")
@@ -186,6 +193,25 @@ def score_file(
     del document  # the parsed file holds all that scoring needs: the JSON tree can go (memory per MB of input)
     return score_predictions(predictions, loaded, protocol=protocol, keep_per_sentence=keep_per_sentence,
                              cache_dir=cache_dir, progress=progress, jobs=jobs, truth=truth)
+
+
+def _refuse_benchmark_protocol(predictions: PredictionFile, split: ReferSplit) -> None:
+    """refzom480 / rrefcoco480 belong to their benchmarks; their ground truth is not ReLA's."""
+    from grefbench.data.protocols import BENCHMARK_PROTOCOLS
+    from grefbench.errors import SubmissionError
+
+    if predictions.protocol in BENCHMARK_PROTOCOLS.values():
+        raise SubmissionError(f"{predictions.path}: protocol {predictions.protocol!r} is only for "
+                              f"{'Ref-ZOM' if predictions.protocol == 'refzom480' else 'R-RefCOCO*'}, "
+                              f"not {split.dataset}; use native or rela480")
+
+
+def _zero_target_dataset(name: str | None) -> str | None:
+    """`name` when it is a zero-target benchmark (Ref-ZOM, R-RefCOCO*), else None."""
+    from grefbench.data.catalog import DATASETS
+
+    spec = DATASETS.get(name) if name is not None else None
+    return name if spec is not None and spec.family != "refer" else None
 
 
 def _declared(document: Any, key: str) -> str | None:

@@ -19,6 +19,9 @@ class DatasetSpec:
     splits: tuple[str, ...]
     multi_target: bool
     description: str
+    # "refer" (gRefCOCO / RefCOCO loaders), or a zero-target benchmark with its own loader and metrics.
+    family: str = "refer"
+    image_folder: str = "train2014"
 
     def refs_candidates(self, root: Path) -> list[Path]:
         """Refs files in the order the official loaders try them (pickle first, then JSON)."""
@@ -30,15 +33,16 @@ class DatasetSpec:
 
     def layout(self) -> str:
         """The expected file layout, for error messages."""
+        refs = f"{self.refs_stem}.json (or .p)" if self.family == "refer" else f"{self.refs_stem}.p"
         return (
-            f"ROOT/{self.folder}/{self.refs_stem}.json (or .p), ROOT/{self.folder}/instances.json, "
-            "images in ROOT/images/train2014/"
+            f"ROOT/{self.folder}/{refs}, ROOT/{self.folder}/instances.json, "
+            f"images in ROOT/images/{self.image_folder}/"
         )
 
 
-def image_root(root: Path) -> Path:
-    """All datasets share the COCO train2014 images (ReLA layout)."""
-    return root / "images" / "train2014"
+def image_root(root: Path, spec: DatasetSpec | None = None) -> Path:
+    """The COCO images of a dataset: train2014 (ReLA layout), or Ref-ZOM's merged trainval2014."""
+    return root / "images" / (spec.image_folder if spec is not None else "train2014")
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -56,6 +60,13 @@ DATASETS: dict[str, DatasetSpec] = {
                     "RefCOCOg (Google splits): single-target"),
         DatasetSpec("grefshapes", "grefcoco", "grefs(unc)", ("train", "val", "testA", "testB"), True,
                     "gRefShapes: grefbench's procedural GRES benchmark in the gRefCOCO layout"),
+        DatasetSpec("refzom", "ref-zom", "refs(final)", ("test",), True,
+                    "Ref-ZOM (ICCV 2023): zero-, one- and many-target sentences; Acc, oIoU, mIoU (protocol refzom480)",
+                    family="refzom", image_folder="trainval2014"),
+        *(DatasetSpec(name, name, "refs(unc)", ("val",), False,
+                      f"{label} (TIP 2024): positive sentences plus negative ones (exist: false); mIoU, oIoU, rIoU, r "
+                      "(protocol rrefcoco480)", family="rrefcoco")
+          for name, label in (("rrefcoco", "R-RefCOCO"), ("rrefcoco+", "R-RefCOCO+"), ("rrefcocog", "R-RefCOCOg"))),
     )
 }
 

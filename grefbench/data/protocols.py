@@ -32,7 +32,23 @@ RELA480 = Protocol(
     "rasterised at 480x480 (detectron2 Resize((480, 480)))",
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (NATIVE, RELA480)}
+REFZOM480 = Protocol(
+    "refzom480",
+    (480, 480),
+    "the official Ref-ZOM protocol (RIS-DMMI test.py): the mask rasterised at the image size, resized to "
+    "480x480 with PIL NEAREST; Ref-ZOM only",
+)
+RREFCOCO480 = Protocol(
+    "rrefcoco480",
+    (480, 480),
+    "the official R-RefCOCO protocol (robust-ref-seg utils/validation.py): the mask rasterised at the image "
+    "size, resized to 480x480 with PIL NEAREST; R-RefCOCO, R-RefCOCO+ and R-RefCOCOg only",
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (NATIVE, RELA480, REFZOM480, RREFCOCO480)}
+
+# The protocol each zero-target benchmark is scored in (their own code fixes it); no other dataset uses them.
+BENCHMARK_PROTOCOLS = {"refzom": "refzom480", "rrefcoco": "rrefcoco480"}
 
 
 def get_protocol(name: str) -> Protocol:

@@ -23,7 +23,7 @@ from grefbench.data.files import (
     parse_refs,
     read_bytes,
 )
-from grefbench.errors import DatasetError, shown
+from grefbench.errors import DatasetError, UsageError, shown
 from grefbench.io import limits
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,9 @@ def load_split(root: str | Path, dataset: str | DatasetSpec, split: str, *, use_
     (so a changed file is re-indexed); the files are still read and hashed every time.
     """
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
+    if spec.family != "refer":
+        raise UsageError(f"{spec.name} has its own loader and metrics (grefbench.data.{spec.family}); "
+                         "`grefbench score` and `validate` support it, this command does not yet")
     root = Path(root)
     layout = spec.layout()
     refs_path = next((p for p in spec.refs_candidates(root) if p.is_file()), None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grefbench.data.catalog import image_root
+from grefbench.data.catalog import get_dataset, image_root
 from grefbench.data.protocols import get_protocol
 from grefbench.data.split import ReferSplit, load_split
 from grefbench.errors import DatasetError, GrefbenchError, UsageError
@@ -82,7 +82,7 @@ def resolve_device(device: str) -> str:
 
 def check_images(split: ReferSplit) -> None:
     """Every image of the split exists (checked up front, before any model work)."""
-    root = image_root(split.root)
+    root = image_root(split.root, get_dataset(split.dataset))
     missing = sorted({r.file_name for r in split.records if not (root / r.file_name).is_file()})
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -113,7 +113,7 @@ def _compute_shards(model, family, split: ReferSplit, shards: list[Shard], store
     transform = family.transform(model)
     tokenizer = family.tokenizer(model, options.tokenizer)
     share = options.share_images and family.shares_images(model)
-    dataset = SentenceInputs(split.records, image_root(split.root), transform, tokenizer)
+    dataset = SentenceInputs(split.records, image_root(split.root, get_dataset(split.dataset)), transform, tokenizer)
     batches = [list(batch) for shard in shards for batch in shard.batches]
     owner = [shard for shard in shards for _ in shard.batches]
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=keep_batch, num_workers=options.workers,
@@ -128,12 +128,47 @@ def _compute_shards(model, family, split: ReferSplit, shards: list[Shard], store
             with _autocast(device, options.precision):
                 outputs = run_batch(model, batch, device, share)
             records = [split.records[i] for i in batch["indices"].tolist()]
-            pending.setdefault(shard.number, []).extend(prediction_entries(
-                family.decode(outputs), records, transform, protocol, min_area=options.min_area))
+            entries = prediction_entries(family.decode(outputs), records, transform, protocol,
+                                         min_area=options.min_area)
+            pending.setdefault(shard.number, []).extend(_benchmark_entries(entries, protocol.name))
             remaining[shard.number] -= 1
             if remaining[shard.number] == 0:
                 store.save(shard, pending.pop(shard.number))
             advance(len(records))
+
+
+def _benchmark_entries(entries: list[dict], protocol: str) -> list[dict]:
+    """Under refzom480 / rrefcoco480 only masks count, so a no-target prediction is an empty mask."""
+    from grefbench.data.protocols import BENCHMARK_PROTOCOLS
+
+    if protocol not in BENCHMARK_PROTOCOLS.values():
+        return entries
+    return [{k: v for k, v in e.items() if k != "mask"} if e["no_target"] else e for e in entries]
+
+
+def _load_eval_split(options: EvalOptions):
+    """The split to evaluate: a gRefCOCO-style split, or Ref-ZOM / R-RefCOCO* in their own protocol."""
+    from grefbench.data.protocols import BENCHMARK_PROTOCOLS
+
+    family = get_dataset(options.dataset).family
+    expected = BENCHMARK_PROTOCOLS.get(family)
+    if expected is None:
+        if options.protocol in BENCHMARK_PROTOCOLS.values():
+            raise UsageError(f"--protocol {options.protocol} is only for its benchmark, not {options.dataset}")
+        return load_split(options.data_root, options.dataset, options.split)
+    if options.protocol != expected:
+        raise UsageError(f"{options.dataset} is evaluated in its official protocol {expected}, not {options.protocol}")
+    from grefbench.data.rrefcoco import load_zero_target_split
+
+    return load_zero_target_split(options.data_root, options.dataset, options.split)
+
+
+def _score(parsed, split):
+    if get_dataset(split.dataset).family != "refer":
+        from grefbench.zero_target_scoring import score_zero_target
+
+        return score_zero_target(parsed, split)
+    return score_predictions(parsed, split, keep_per_sentence=True)
 
 
 def run_batch(model, batch: dict[str, Any], device: str, share: bool) -> dict[str, Any]:
@@ -183,7 +218,7 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
     with distributed.process_group("cuda" if device.startswith("cuda") else "cpu") as context:
         if device == "cuda" and context.active:
             device = f"cuda:{context.local_rank}"
-        split = load_split(options.data_root, options.dataset, options.split)
+        split = _load_eval_split(options)
         check_images(split)
         model = load_model(options.model, config=options.config, weights=options.weights,
                            text_config=options.text_config, device=device)
@@ -237,7 +272,7 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
                 "predictions": entries}
     predictions_path = out / "predictions.json.gz"
     parsed = parse_predictions(predictions_path, json.loads(json.dumps(document)))
-    result = score_predictions(parsed, split, keep_per_sentence=True)
+    result = _score(parsed, split)
     result.provenance.update({k: v for k, v in record.items() if k not in result.provenance})
     write_predictions(predictions_path, dataset=split.dataset, split=split.split, protocol=protocol.name,
                       model=document["model"], entries=entries, provenance=record)

@@ -29,6 +29,13 @@ def _root(dataset: str, data_root: Optional[Path]) -> Path:
     return resolve_root(dataset, data_root)
 
 
+def _zero_target(dataset: str) -> bool:
+    """Ref-ZOM and R-RefCOCO* are analysed with their own metrics (grefbench.reports.zero_target)."""
+    from grefbench.data.catalog import get_dataset
+
+    return get_dataset(dataset).family != "refer"
+
+
 def _check_suffix(path: Optional[Path], suffix: str, option: str) -> None:
     if path is not None and path.suffix.lower() != suffix:
         raise UsageError(f"{option} {path}: expected a {suffix} file name")
@@ -75,6 +82,10 @@ def analyze(
     with transaction():  # a failed command leaves no output behind
         parsed = read_predictions(predictions)
         dataset = dataset or parsed.dataset
+        if _zero_target(dataset):
+            from grefbench.reports.zero_target import analyze_command
+
+            return analyze_command(predictions, data_root, dataset, split, html_out, csv_out, quiet)
         loaded = load_split(_root(dataset, data_root), dataset, split or parsed.split)
         with console.progress_bar("analyzing", None, enabled=not quiet, unit="sentences") as advance:
             result = analyze_predictions(parsed, loaded, progress=advance)
@@ -122,6 +133,11 @@ def compare(
     with transaction():  # a failed command leaves no output behind
         model_a, model_b = read_predictions(first), read_predictions(second)
         dataset = dataset or model_a.dataset
+        if _zero_target(dataset):
+            from grefbench.reports.zero_target import compare_command
+
+            return compare_command(first, second, data_root, dataset, split, resamples, seed, html_out, csv_out,
+                                   quiet)
         loaded = load_split(_root(dataset, data_root), dataset, split or model_a.split)
         comparison = compare_analyses(analyze_predictions(model_a, loaded), analyze_predictions(model_b, loaded),
                                       resamples=resamples, seed=seed)

@@ -26,6 +26,7 @@ from grefbench.data.catalog import DATASETS
 from grefbench.errors import UsageError
 from grefbench.io.atomic import remove, same_file, write_text
 from grefbench.io.tables import write_json
+from grefbench.metrics.benchmarks import headline_metrics, metric_names
 from grefbench.provenance import file_sha256
 from grefbench.reports import html
 from grefbench.reports.analysis import ANALYSIS_VERSION
@@ -46,7 +47,7 @@ STATE_FILE = "state.json"
 STATE_FORMAT = "grefbench-leaderboard-state/1"
 PAGES_DIR = "submissions"
 CACHE_DIR = "cache"
-PROTOCOL_ORDER = ("rela480", "native", "unspecified")
+PROTOCOL_ORDER = ("rela480", "native", "refzom480", "rrefcoco480", "unspecified")
 assert set(PROTOCOL_ORDER) == set(REPORTED_PROTOCOLS)
 
 
@@ -127,10 +128,16 @@ def _verified_row(submission: Submission, document: dict[str, Any]) -> dict[str,
 
 
 def _reported_row(submission: Submission, result) -> dict[str, Any]:
-    metrics = {name: result.metrics.get(name) for name in html.TABLE_METRICS}
+    metrics = {name: result.metrics.get(name) for name in metric_names(result.dataset)}
     metrics["num_expressions"] = None
     return {"dataset": result.dataset, "split": result.split, "protocol": result.protocol, "status": "reported",
             "metrics": metrics, "source": submission.source, "note": result.note}
+
+
+def _reported_metrics(rows: list[dict[str, Any]], slug: str) -> tuple[str, ...]:
+    """The columns of a submission's reported table: the metrics of every dataset it reports on."""
+    datasets = [r["dataset"] for r in rows if r["slug"] == slug and r["status"] == "reported"]
+    return tuple(dict.fromkeys(name for d in datasets for name in metric_names(d)))
 
 
 def _with_submission(row: dict[str, Any], submission: Submission) -> dict[str, Any]:
@@ -142,8 +149,8 @@ def _with_submission(row: dict[str, Any], submission: Submission) -> dict[str, A
 
 def _sort_key(row: dict[str, Any]) -> tuple:
     metrics = row["metrics"]
-    giou, ciou = metrics.get("gIoU"), metrics.get("cIoU")
-    return (giou is None, -(giou or 0.0), ciou is None, -(ciou or 0.0), row["name"].lower())
+    first, second = (metrics.get(name) for name in headline_metrics(row["dataset"]))
+    return (first is None, -(first or 0.0), second is None, -(second or 0.0), row["name"].lower())
 
 
 def group_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -159,7 +166,7 @@ def group_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (names.index(dataset), splits.index(split) if split in splits else len(splits),
                 PROTOCOL_ORDER.index(protocol))
 
-    return [{"dataset": d, "split": s, "protocol": p, "title": f"{d} · {s} · protocol {p}",
+    return [{"dataset": d, "split": s, "protocol": p, "title": f"{d} · {s} · protocol {p}", "metrics": metric_names(d),
              "anchor": f"{d}-{s}-{p}".replace("+", "plus"), "rows": sorted(groups[(d, s, p)], key=_sort_key)}
             for d, s, p in sorted(groups, key=order)]
 
@@ -241,6 +248,7 @@ def build_leaderboard(
                            source={key: (submission.source or {}).get(key) for key in SOURCE_KEYS},
                            documents=documents[submission.slug],
                            reported=[r for r in rows if r["slug"] == submission.slug and r["status"] == "reported"],
+                           reported_metrics=_reported_metrics(rows, submission.slug),
                            provenance=provenance)
         write_text(out / PAGES_DIR / f"{submission.slug}.html", page)
     write_text(out / "index.html", html.render("index.html", title="GRES leaderboard", tables=tables,

@@ -25,7 +25,7 @@ import yaml
 from grefbench.data.catalog import DATASETS
 from grefbench.errors import SubmissionError, shown
 from grefbench.io import limits
-from grefbench.metrics.evaluator import METRIC_NAMES
+from grefbench.metrics.benchmarks import ALL_METRICS, metric_names
 
 if TYPE_CHECKING:
     from grefbench.data.split import ReferSplit
@@ -39,8 +39,8 @@ ALLOWED_ENTRIES = (METADATA_FILE, REPORTED_FILE, PREDICTIONS_DIR, README_FILE)
 
 METADATA_KEYS = ("name", "backbone", "training_data", "paper", "code", "date", "protocol", "notes")
 LINK_KEYS = ("paper", "code")
-REPORTED_PROTOCOLS = ("native", "rela480", "unspecified")
-REPORTED_METRICS = tuple(name for name in METRIC_NAMES if name != "num_expressions")
+REPORTED_PROTOCOLS = ("native", "rela480", "unspecified", "refzom480", "rrefcoco480")
+REPORTED_METRICS = ALL_METRICS
 SOURCE_KEYS = ("repository", "path", "commit", "arxiv", "url", "quote", "note")
 RESULT_KEYS = ("dataset", "split", "protocol", "note", *REPORTED_METRICS)
 
@@ -241,6 +241,20 @@ def _read_source(folder: Path, source: Any, warnings: list[str]) -> dict[str, st
     return cleaned
 
 
+def _check_benchmark(folder: Path, where: str, entry: dict, dataset: str, protocol: str) -> None:
+    """A Ref-ZOM / R-RefCOCO* result is in its own protocol and metrics; no other dataset uses those."""
+    from grefbench.data.protocols import BENCHMARK_PROTOCOLS
+
+    expected = BENCHMARK_PROTOCOLS.get(DATASETS[dataset].family)
+    if (expected is None and protocol in BENCHMARK_PROTOCOLS.values()) or (expected and protocol not in (expected, "unspecified")):
+        raise _fail(folder, REPORTED_FILE, f"{where}: protocol {protocol!r} does not belong to {dataset}")
+    allowed = metric_names(dataset)
+    foreign = [key for key in entry if key in REPORTED_METRICS and key not in allowed]
+    if foreign:
+        raise _fail(folder, REPORTED_FILE, f"{where}: {dataset} does not report {foreign[0]!r} "
+                                           f"(its metrics: {', '.join(allowed)})")
+
+
 def _read_result(folder: Path, index: int, entry: Any) -> ReportedResult:
     where = f"results[{index}]"
     if not isinstance(entry, dict):
@@ -259,6 +273,7 @@ def _read_result(folder: Path, index: int, entry: Any) -> ReportedResult:
                                            f"{', '.join(DATASETS[dataset].splits)}")
     if protocol not in REPORTED_PROTOCOLS:
         raise _fail(folder, REPORTED_FILE, f"{where}: 'protocol' is {shown(protocol)}; expected one of {', '.join(REPORTED_PROTOCOLS)}")
+    _check_benchmark(folder, where, entry, dataset, protocol)
     metrics = {key: _number(folder, where, key, entry[key]) for key in REPORTED_METRICS if key in entry}
     if not metrics:
         raise _fail(folder, REPORTED_FILE, f"{where} has no metric (any of {', '.join(REPORTED_METRICS)})")

@@ -97,3 +97,23 @@ def test_removed_submissions_lose_their_pages(submissions, tmp_path):
     assert not (out / "submissions" / "verified-model.html").exists()
     assert not (out / "cache" / "verified-model").exists()
     assert "verified-model" not in json.loads((out / "state.json").read_text())["entries"]
+
+
+def test_zero_target_reported_rows_get_their_own_tables(tmp_path):
+    from pathlib import Path
+
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    shutil.copytree(Path(__file__).resolve().parents[2] / "submissions" / "dmmi-swin-b", submissions / "dmmi-swin-b")
+    folder = submissions / "r-model"
+    folder.mkdir()
+    (folder / "submission.yaml").write_text("name: R model\nprotocol: rrefcoco480\n")
+    (folder / "reported.yaml").write_text("source: {repository: owner/name, path: README.md}\nresults:\n"
+                                          "  - {dataset: rrefcoco, split: val, protocol: rrefcoco480, mIoU: 60, rIoU: 40, r: 70}\n")
+    build_leaderboard(submissions, tmp_path / "site", gallery_per_class=0)
+    tables = {t["dataset"]: t for t in json.loads((tmp_path / "site" / "results.json").read_text())["tables"]}
+    assert tables["refzom"]["metrics"][:3] == ["oIoU", "mIoU", "Acc"]
+    assert tables["refzom"]["rows"][0]["metrics"]["oIoU"] == 68.77
+    assert tables["rrefcoco"]["rows"][0]["metrics"]["rIoU"] == 40
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert 'data-metric="rIoU"' in page and 'data-metric="Acc"' in page
