@@ -48,14 +48,26 @@ def score(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics, breakdown and provenance here."),
     per_expression: Optional[Path] = typer.Option(None, "--per-expression", help="Per-sentence table (.csv or .parquet)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table (for scripts)."),
+    box_iou: Optional[str] = typer.Option(None, "--box-iou", help="Box files: giou (official, default) or iou."),
+    score_threshold: Optional[float] = typer.Option(None, "--score-threshold",
+                                                    help="Box files: keep boxes scoring at least this (official: 0.7)."),
 ) -> None:
-    """Score a prediction file with the official ReLA metric semantics."""
+    """Score a prediction file: masks (GRES, official ReLA semantics) or boxes (GREC, official gRefCOCO semantics)."""
     from grefbench import collector, console, parallel
+    from grefbench.io.boxes import FORMAT as BOX_FORMAT
+    from grefbench.io.boxes import sniff_format
     from grefbench.io.tables import check_table_path, write_json, write_table
     from grefbench.scoring import score_file
 
     if per_expression is not None:
         check_table_path(per_expression)
+    if sniff_format(predictions) == BOX_FORMAT:
+        _score_boxes(predictions, data_root, dataset, split, protocol, json_out, per_expression, quiet,
+                     box_iou, score_threshold)
+        return
+    if box_iou is not None or score_threshold is not None:
+        raise UsageError(f"{predictions}: --box-iou and --score-threshold apply to box files "
+                         f"(format grefbench-boxes/1) only")
     with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
         with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
             result = score_file(predictions, data_root, dataset, split, protocol=protocol,
@@ -70,6 +82,33 @@ def score(
         console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
     global _held_until_exit
     _held_until_exit = result
+
+
+def _score_boxes(predictions: Path, data_root: Optional[Path], dataset: Optional[str], split: Optional[str],
+                 protocol: Optional[str], json_out: Optional[Path], per_expression: Optional[Path], quiet: bool,
+                 box_iou: Optional[str], score_threshold: Optional[float]) -> None:
+    """`score` for a box file (GREC): calls grefbench.grec_scoring.score_box_file."""
+    from grefbench import console
+    from grefbench.grec_scoring import score_box_file
+    from grefbench.io.tables import write_json, write_table
+    from grefbench.metrics.grec import GREC_METRIC_NAMES, SCORE_THRESHOLD
+
+    if protocol is not None:
+        raise UsageError(f"{predictions}: --protocol applies to mask files; boxes are in the original image's pixels")
+    result = score_box_file(predictions, data_root, dataset, split, box_iou=box_iou or "giou",
+                            score_threshold=SCORE_THRESHOLD if score_threshold is None else score_threshold,
+                            keep_per_sentence=per_expression is not None)
+    if json_out is not None:
+        write_json(json_out, result.to_json())
+    if per_expression is not None:
+        write_table(per_expression, result.per_sentence(), result.provenance)
+    if not quiet:
+        options = result.provenance["grec_options"]
+        label = " (boxes derived from masks)" if result.predictions.derived_from_masks else ""
+        title = (f"GREC · {result.split.dataset} {result.split.split} · {result.predictions.model['name']}{label} · "
+                 f"box IoU {options['box_iou']}, score >= {options['score_threshold']}"
+                 f"{'' if options['official'] else ' (not the official setting)'}")
+        console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown, GREC_METRIC_NAMES))
 
 
 @app.command()
@@ -88,8 +127,23 @@ def validate(
     from grefbench import console
     from grefbench.data.catalog import default_root
     from grefbench.data.split import load_split
+    from grefbench.io.boxes import FORMAT as BOX_FORMAT
+    from grefbench.io.boxes import sniff_format
     from grefbench.io.predictions import check_against_split, read_predictions
 
+    if sniff_format(path) == BOX_FORMAT:
+        from grefbench.io.boxes import check_boxes_against_split, read_boxes
+
+        boxes = read_boxes(path)
+        root = data_root or default_root(dataset or boxes.dataset)
+        checked = "format, types and box values"
+        if root is not None:
+            check_boxes_against_split(boxes, load_split(root, dataset or boxes.dataset, split or boxes.split))
+            checked += f", coverage of {dataset or boxes.dataset} {split or boxes.split}"
+        console.stdout.print(f"OK {path}: {len(boxes)} box predictions, {int(boxes.counts.sum())} boxes "
+                             f"({boxes.dataset} {boxes.split}, model {boxes.model['name']!r}); checked {checked}.",
+                             markup=False, highlight=False)
+        return
     parsed = read_predictions(path)
     dataset = dataset or parsed.dataset
     split = split or parsed.split

@@ -1,0 +1,220 @@
+"""Box prediction files, format `grefbench-boxes/1` (GREC): strict reading, checking against a split, writing.
+
+{"format": "grefbench-boxes/1", "dataset": "grefcoco", "split": "val", "model": {"name": ...},
+ "predictions": [{"sent_id": int, "boxes": [[x, y, w, h], ...], "scores": [float, ...]}]}
+
+Boxes are COCO xywh in the original image's pixels; `scores` may be omitted (every box then
+scores 1.0). Every problem raises a SubmissionError naming the file and the sent_id or field.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+from grefbench.errors import SubmissionError
+from grefbench.io.atomic import atomic_open
+
+if TYPE_CHECKING:
+    from grefbench.data.split import ReferSplit
+
+FORMAT = "grefbench-boxes/1"
+DERIVED_FROM_MASKS = "derived from masks"
+_TOP_KEYS = {"format", "dataset", "split", "model", "predictions", "provenance"}
+_REQUIRED_TOP_KEYS = ("format", "dataset", "split", "model", "predictions")
+_ENTRY_KEYS = {"sent_id", "boxes", "scores"}
+_FORMAT_FIELD = re.compile(rb'"format"\s*:\s*"([^"\\]*)"')
+_NUMBER = (int, float)
+
+
+@dataclass
+class BoxFile:
+    """A parsed box file; `counts[i]` rows of `boxes` and `scores` belong to `sent_ids[i]`, in file order."""
+
+    path: Path
+    dataset: str
+    split: str
+    model: dict[str, Any]
+    sent_ids: np.ndarray  # int64 [N]
+    counts: np.ndarray  # int64 [N]
+    boxes: np.ndarray  # float64 [P, 4], COCO xywh
+    scores: np.ndarray  # float64 [P]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.sent_ids.size)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    @property
+    def derived_from_masks(self) -> bool:
+        return self.model.get("boxes") == DERIVED_FROM_MASKS
+
+
+def _fail(path: Path, message: str) -> SubmissionError:
+    return SubmissionError(f"{path}: {message}")
+
+
+def sniff_format(path: str | Path) -> str | None:
+    """The 'format' field of a prediction file, read from its first 64 KiB; None when not found there."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 1 << 16)
+        except zlib.error:
+            return None
+    found = _FORMAT_FIELD.search(head)
+    return found.group(1).decode("utf-8", "replace") if found else None
+
+
+def _box_problem(box: Any) -> str | None:
+    """Why `box` is not a valid [x, y, w, h], or None."""
+    if not isinstance(box, list) or len(box) != 4 or not all(type(v) in _NUMBER for v in box):
+        return f"must be [x, y, w, h] with 4 numbers, found {json.dumps(box)}"
+    for name, value in zip(("x", "y", "width", "height"), box):
+        if not math.isfinite(value):
+            return f"has a non-finite {name} ({value})"
+        if value < 0:
+            return f"has a negative {name} ({value})"
+    return None
+
+
+def parse_boxes(path: Path, document: Any) -> BoxFile:
+    """Check the structure, types and values of a parsed box document."""
+    if not isinstance(document, dict):
+        raise _fail(path, f"expected a JSON object at the top level, found {type(document).__name__}")
+    for key in _REQUIRED_TOP_KEYS:
+        if key not in document:
+            raise _fail(path, f"missing the field {key!r}")
+    unknown = sorted(set(document) - _TOP_KEYS)
+    if unknown:
+        raise _fail(path, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    if document["format"] != FORMAT:
+        raise _fail(path, f"field 'format' is {document['format']!r}, expected {FORMAT!r}")
+    for key in ("dataset", "split"):
+        if not isinstance(document[key], str):
+            raise _fail(path, f"field {key!r} must be a string")
+    model = document["model"]
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
+        raise _fail(path, "field 'model' must be an object with a non-empty string 'name'")
+    predictions = document["predictions"]
+    if not isinstance(predictions, list):
+        raise _fail(path, "field 'predictions' must be a list")
+    provenance = document.get("provenance", {})
+    if not isinstance(provenance, dict):
+        raise _fail(path, "field 'provenance' must be an object")
+
+    n = len(predictions)
+    sent_ids = np.empty(n, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    all_boxes: list[list] = []
+    all_scores: list[float] = []
+    for i, entry in enumerate(predictions):
+        where = f"predictions[{i}]"
+        if not isinstance(entry, dict):
+            raise _fail(path, f"{where} must be an object")
+        sent_id = entry.get("sent_id")
+        if type(sent_id) is not int:
+            raise _fail(path, f"{where}: 'sent_id' must be an integer, found {json.dumps(sent_id)}")
+        where = f"sent_id {sent_id}"
+        extra = set(entry) - _ENTRY_KEYS
+        if extra:
+            raise _fail(path, f"{where}: unknown field {sorted(extra)[0]!r} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+        boxes = entry.get("boxes")
+        if not isinstance(boxes, list):
+            raise _fail(path, f"{where}: 'boxes' must be a list of [x, y, w, h] (an empty list for no target), "
+                              f"found {json.dumps(boxes)}")
+        for j, box in enumerate(boxes):
+            problem = _box_problem(box)
+            if problem is not None:
+                raise _fail(path, f"{where}: boxes[{j}] {problem}")
+        scores = entry.get("scores")
+        if scores is None:
+            if "scores" in entry:
+                raise _fail(path, f"{where}: 'scores' must be a list of numbers in [0, 1] (or left out), found null")
+            scores = [1.0] * len(boxes)
+        elif not isinstance(scores, list):
+            raise _fail(path, f"{where}: 'scores' must be a list of numbers in [0, 1], found {json.dumps(scores)}")
+        elif len(scores) != len(boxes):
+            raise _fail(path, f"{where}: 'scores' has {len(scores)} values for {len(boxes)} boxes")
+        else:
+            for j, score in enumerate(scores):
+                if type(score) not in _NUMBER or not (math.isfinite(score) and 0 <= score <= 1):
+                    raise _fail(path, f"{where}: scores[{j}] must be a finite number in [0, 1], found {json.dumps(score)}")
+        sent_ids[i] = sent_id
+        counts[i] = len(boxes)
+        all_boxes.extend(boxes)
+        all_scores.extend(scores)
+
+    if n:
+        unique, repeats = np.unique(sent_ids, return_counts=True)
+        if (repeats > 1).any():
+            raise _fail(path, f"sent_id {int(unique[np.argmax(repeats > 1)])} appears more than once")
+    return BoxFile(path, document["dataset"], document["split"], dict(model), sent_ids, counts,
+                   np.array(all_boxes, dtype=np.float64).reshape(-1, 4), np.array(all_scores, dtype=np.float64),
+                   provenance)
+
+
+def read_boxes(path: str | Path) -> BoxFile:
+    """Read and validate a box file on its own (format, types, values)."""
+    from grefbench.io.predictions import read_document
+
+    return parse_boxes(*read_document(path))
+
+
+def check_boxes_against_split(boxes: BoxFile, split: ReferSplit) -> np.ndarray:
+    """Check that the file covers exactly `split`; returns, per record of the split, its entry's index."""
+    path = boxes.path
+    if boxes.dataset != split.dataset:
+        raise _fail(path, f"field 'dataset' is {boxes.dataset!r} but {split.dataset!r} is being scored")
+    if boxes.split != split.split:
+        raise _fail(path, f"field 'split' is {boxes.split!r} but split {split.split!r} is being scored")
+    position = split.position
+    order = np.full(len(split.records), -1, dtype=np.int64)
+    for i, sent_id in enumerate(boxes.sent_ids.tolist()):
+        where = position.get(sent_id)
+        if where is None:
+            raise _fail(path, f"sent_id {sent_id} is not a sentence of {split.dataset} {split.split}")
+        order[where] = i
+    missing = np.flatnonzero(order < 0)
+    if missing.size:
+        first = [str(split.records[i].sent_id) for i in missing[:5].tolist()]
+        more = f" and {missing.size - len(first)} more" if missing.size > len(first) else ""
+        raise _fail(path, f"missing predictions for {missing.size} sentences of {split.split}: "
+                          f"sent_id {', '.join(first)}{more}")
+    return order
+
+
+def in_split_order(boxes: BoxFile, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(boxes, scores, counts) rearranged so that entry `order[i]` comes i-th."""
+    offsets = boxes.offsets
+    counts = boxes.counts[order]
+    starts = offsets[order]
+    rows = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+    return boxes.boxes[rows], boxes.scores[rows], counts
+
+
+def write_boxes(path: str | Path, *, dataset: str, split: str, model: dict[str, Any],
+                entries: Iterable[dict[str, Any]], provenance: dict[str, Any] | None = None) -> Path:
+    """Write a box file atomically (gzipped when the name ends in .gz)."""
+    path = Path(path)
+    document = {"format": FORMAT, "dataset": dataset, "split": split, "model": model,
+                "provenance": provenance or {}, "predictions": list(entries)}
+    payload = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+    with atomic_open(path, "wb") as handle:
+        handle.write(gzip.compress(payload, mtime=0) if path.name.endswith(".gz") else payload)
+    return path
