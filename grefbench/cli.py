@@ -57,7 +57,6 @@ def score(
     from grefbench.io.boxes import FORMAT as BOX_FORMAT
     from grefbench.io.boxes import sniff_format
     from grefbench.io.tables import check_table_path, write_json, write_table
-    from grefbench.scoring import score_file
 
     if per_expression is not None:
         check_table_path(per_expression)
@@ -68,6 +67,8 @@ def score(
     if box_iou is not None or score_threshold is not None:
         raise UsageError(f"{predictions}: --box-iou and --score-threshold apply to box files "
                          f"(format grefbench-boxes/1) only")
+    from grefbench.scoring import score_file
+
     with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
         with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
             result = score_file(predictions, data_root, dataset, split, protocol=protocol,

@@ -22,6 +22,7 @@ import numpy as np
 
 from grefbench.errors import SubmissionError
 from grefbench.io.atomic import atomic_open
+from grefbench.io.documents import read_document
 
 if TYPE_CHECKING:
     from grefbench.data.split import ReferSplit
@@ -171,8 +172,6 @@ def parse_boxes(path: Path, document: Any) -> BoxFile:
 
 def read_boxes(path: str | Path) -> BoxFile:
     """Read and validate a box file on its own (format, types, values)."""
-    from grefbench.io.predictions import read_document
-
     return parse_boxes(*read_document(path))
 
 

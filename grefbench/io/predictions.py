@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -21,8 +20,9 @@ import numpy as np
 
 from grefbench.data.protocols import PROTOCOLS, get_protocol
 from grefbench.errors import SubmissionError
-from grefbench.io import jsonio, rle
+from grefbench.io import rle
 from grefbench.io.atomic import atomic_open
+from grefbench.io.documents import read_document  # noqa: F401 (imported from here by callers)
 
 if TYPE_CHECKING:
     from grefbench.data.split import ReferSplit
@@ -67,32 +67,6 @@ class PredictionFile:
 
 def _fail(path: Path, message: str) -> SubmissionError:
     return SubmissionError(f"{path}: {message}")
-
-
-def read_document(path: str | Path) -> tuple[Path, Any]:
-    """Read and parse a JSON or gzipped-JSON file; any damage is a SubmissionError."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise _fail(path, "file not found") from None
-    except IsADirectoryError:
-        raise _fail(path, "is a directory, expected a prediction file") from None
-    except OSError as error:
-        raise _fail(path, f"cannot read ({error.strerror or error})") from None
-    if not data:
-        raise _fail(path, "file is empty")
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, OSError, zlib.error):
-            raise _fail(path, "gzip stream is truncated or corrupt") from None
-        if not data:
-            raise _fail(path, "file is empty (inside gzip)")
-    try:
-        return path, jsonio.loads(data)
-    except jsonio.DecodeError as error:
-        raise _fail(path, jsonio.describe(error, data)) from None
 
 
 def parse_predictions(path: Path, document: Any) -> PredictionFile:
