@@ -96,9 +96,12 @@ def _score_boxes(predictions: Path, data_root: Optional[Path], dataset: Optional
 
     if protocol is not None:
         raise UsageError(f"{predictions}: --protocol applies to mask files; boxes are in the original image's pixels")
-    result = score_box_file(predictions, data_root, dataset, split, box_iou=box_iou or "giou",
-                            score_threshold=SCORE_THRESHOLD if score_threshold is None else score_threshold,
-                            keep_per_sentence=per_expression is not None)
+    from grefbench import collector
+
+    with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
+        result = score_box_file(predictions, data_root, dataset, split, box_iou=box_iou or "giou",
+                                score_threshold=SCORE_THRESHOLD if score_threshold is None else score_threshold,
+                                keep_per_sentence=per_expression is not None)
     if json_out is not None:
         write_json(json_out, result.to_json())
     if per_expression is not None:
@@ -110,6 +113,8 @@ def _score_boxes(predictions: Path, data_root: Optional[Path], dataset: Optional
                  f"box IoU {options['box_iou']}, score >= {options['score_threshold']}"
                  f"{'' if options['official'] else ' (not the official setting)'}")
         console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown, GREC_METRIC_NAMES))
+    global _held_until_exit
+    _held_until_exit = result
 
 
 @app.command()

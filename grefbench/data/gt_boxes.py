@@ -2,18 +2,30 @@
 
 `grefexp_coco_format.py` gives a sentence one box per id in its ref's `ann_id`: that annotation's
 `bbox` from instances.json (COCO xywh), crowd annotations included, unlike the segmentation ground
-truth; a no-target ref (`ann_id` [-1]) gets none.
+truth; a no-target ref (`ann_id` [-1]) gets none. The boxes of a split are kept in the cache, keyed by
+the annotation files' SHA-256, so a repeated score never parses instances.json.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from grefbench.cache import cache_root
 from grefbench.data.split import ReferSplit
 from grefbench.errors import DatasetError
+from grefbench.io.atomic import atomic_path
+
+logger = logging.getLogger(__name__)
+
+# Bump when the boxes change meaning, so old caches are rebuilt.
+GT_BOXES_VERSION = 1
 
 
 @dataclass
@@ -39,8 +51,47 @@ def _annotation_box(annotation: dict, where: str) -> list[float]:
     return box
 
 
-def ground_truth_boxes(split: ReferSplit) -> GroundTruthBoxes:
-    """The GREC target boxes of `split` (reads instances.json when the split came from the index cache)."""
+def _cache_path(split: ReferSplit) -> Path:
+    key = "|".join([*(f.sha256 for f in split.files), split.dataset, split.split, str(GT_BOXES_VERSION)])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return cache_root() / "gt_boxes" / f"{split.dataset.replace('+', 'plus')}-{split.split}-{digest}.npz"
+
+
+def _from_cache(path: Path, split: ReferSplit) -> GroundTruthBoxes | None:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            boxes, counts, no_target = stored["boxes"], stored["counts"], stored["no_target"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    expected = np.fromiter((len(r.ann_ids) for r in split.records), dtype=np.int64, count=len(split.records))
+    if counts.shape != expected.shape or not np.array_equal(counts, expected) or len(boxes) != counts.sum():
+        return None
+    return GroundTruthBoxes(boxes, counts, no_target, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+
+def _save(path: Path, truth: GroundTruthBoxes) -> None:
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, boxes=truth.boxes, counts=truth.counts, no_target=truth.no_target)
+    except OSError as error:
+        logger.warning("could not cache the ground-truth boxes in %s (%s)", path, error)
+
+
+def ground_truth_boxes(split: ReferSplit, *, use_cache: bool = True) -> GroundTruthBoxes:
+    """The GREC target boxes of `split`, from the cache or from instances.json."""
+    path = _cache_path(split) if use_cache and split.files else None
+    if path is not None:
+        cached = _from_cache(path, split)
+        if cached is not None:
+            return cached
+    truth = _build(split)
+    if path is not None:
+        _save(path, truth)
+    return truth
+
+
+def _build(split: ReferSplit) -> GroundTruthBoxes:
     annotations = split.annotations
     where = str(split.files[1].path) if split.files else split.dataset
     box_of: dict[int, list[float]] = {}

@@ -15,6 +15,7 @@ import math
 import re
 import zlib
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -119,6 +120,57 @@ def parse_boxes(path: Path, document: Any) -> BoxFile:
     if not isinstance(provenance, dict):
         raise _fail(path, "field 'provenance' must be an object")
 
+    fast = _parse_entries_fast(predictions)
+    if fast is None:  # something is wrong: find and name it
+        fast = _parse_entries(path, predictions)
+    sent_ids, counts, boxes, scores = fast
+    if sent_ids.size:
+        unique, repeats = np.unique(sent_ids, return_counts=True)
+        if (repeats > 1).any():
+            raise _fail(path, f"sent_id {int(unique[np.argmax(repeats > 1)])} appears more than once")
+    return BoxFile(path, document["dataset"], document["split"], dict(model), sent_ids, counts, boxes, scores,
+                   provenance)
+
+
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _parse_entries_fast(predictions: list) -> _Columns | None:
+    """The columns of well-formed entries, checked in bulk; None at the first doubt."""
+    if not all(type(e) is dict for e in predictions):
+        return None
+    if not all(e.keys() <= _ENTRY_KEYS for e in predictions):
+        return None
+    sent_ids = [e.get("sent_id") for e in predictions]
+    box_lists = [e.get("boxes") for e in predictions]
+    if not set(map(type, sent_ids)) <= {int} or not set(map(type, box_lists)) <= {list}:
+        return None
+    counts = np.fromiter(map(len, box_lists), dtype=np.int64, count=len(box_lists))
+    flat_boxes = list(chain.from_iterable(box_lists))
+    if not set(map(type, flat_boxes)) <= {list} or not set(map(len, flat_boxes)) <= {4}:
+        return None
+    if not set(map(type, chain.from_iterable(flat_boxes))) <= {int, float}:
+        return None
+    score_lists = [e["scores"] if "scores" in e else [1.0] * n for e, n in zip(predictions, counts.tolist())]
+    if not set(map(type, score_lists)) <= {list} or list(map(len, score_lists)) != counts.tolist():
+        return None
+    flat_scores = list(chain.from_iterable(score_lists))
+    if not set(map(type, flat_scores)) <= {int, float}:
+        return None
+    try:
+        ids = np.array(sent_ids, dtype=np.int64)
+    except OverflowError:
+        return None
+    boxes = np.fromiter(chain.from_iterable(flat_boxes), dtype=np.float64, count=4 * len(flat_boxes)).reshape(-1, 4)
+    scores = np.fromiter(flat_scores, dtype=np.float64, count=len(flat_scores))
+    if not (np.isfinite(boxes).all() and (boxes >= 0).all() and np.isfinite(scores).all()
+            and ((scores >= 0) & (scores <= 1)).all()):
+        return None
+    return ids, counts, boxes, scores
+
+
+def _parse_entries(path: Path, predictions: list) -> _Columns:
+    """The columns of the entries, checked one by one (raises naming the first problem)."""
     n = len(predictions)
     sent_ids = np.empty(n, dtype=np.int64)
     counts = np.empty(n, dtype=np.int64)
@@ -160,14 +212,7 @@ def parse_boxes(path: Path, document: Any) -> BoxFile:
         counts[i] = len(boxes)
         all_boxes.extend(boxes)
         all_scores.extend(scores)
-
-    if n:
-        unique, repeats = np.unique(sent_ids, return_counts=True)
-        if (repeats > 1).any():
-            raise _fail(path, f"sent_id {int(unique[np.argmax(repeats > 1)])} appears more than once")
-    return BoxFile(path, document["dataset"], document["split"], dict(model), sent_ids, counts,
-                   np.array(all_boxes, dtype=np.float64).reshape(-1, 4), np.array(all_scores, dtype=np.float64),
-                   provenance)
+    return sent_ids, counts, np.array(all_boxes, dtype=np.float64).reshape(-1, 4), np.array(all_scores, dtype=np.float64)
 
 
 def read_boxes(path: str | Path) -> BoxFile:

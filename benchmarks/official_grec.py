@@ -1,0 +1,101 @@
+"""The official GREC evaluation as its code runs it, one sentence at a time, as a whole process.
+
+An independent re-implementation (no grefbench code) of henghuiding/gRefCOCO: the conversion of
+`mdetr/scripts/fine-tuning/grefexp_coco_format.py` (one target per `ann_id`, its instances.json
+`bbox`, crowd included; `ann_id` [-1] is one no-target entry) and the loop of
+`RefExpEvaluator.summarize` in `mdetr/datasets/refexp.py` (float32 tensors, sort of (score, box)
+tuples, score >= 0.7, MDETR's generalized_box_iou, torch.topk greedy matching, F1 >= 1).
+Predictions come from a grefbench-boxes/1 file (xywh turned into xyxy, as the model's would be).
+
+usage: python benchmarks/official_grec.py DATA_ROOT BOXES.json   (prints the metrics as JSON)
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _area(boxes):
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def generalized_iou(first, second):
+    inner = (torch.min(first[:, None, 2:], second[:, 2:]) - torch.max(first[:, None, :2], second[:, :2])).clamp(min=0)
+    intersection = inner[:, :, 0] * inner[:, :, 1]
+    union = _area(first)[:, None] + _area(second) - intersection
+    iou = intersection / union
+    outer = (torch.max(first[:, None, 2:], second[:, 2:]) - torch.min(first[:, None, :2], second[:, :2])).clamp(min=0)
+    enclosing = outer[:, :, 0] * outer[:, :, 1]
+    return iou - (enclosing - union) / enclosing
+
+
+def converted_targets(root: Path):
+    """sent_id -> list of {"bbox", "category_id"} for the val split, as the conversion script writes them."""
+    refs = json.loads((root / "grefcoco" / "grefs(unc).json").read_text())
+    instances = json.loads((root / "grefcoco" / "instances.json").read_text())
+    annotations = {a["id"]: a for a in instances["annotations"]}
+    targets = {}
+    for ref in refs:
+        if ref["split"] != "val":
+            continue
+        ann_ids = ref["ann_id"] if isinstance(ref["ann_id"], list) else [ref["ann_id"]]
+        categories = ref["category_id"] if isinstance(ref["category_id"], list) else [ref["category_id"]]
+        for sentence in ref["sentences"]:
+            if ann_ids == [-1]:
+                targets[sentence["sent_id"]] = [{"bbox": [0, 0, 0, 0], "category_id": -1}]
+            else:
+                targets[sentence["sent_id"]] = [{"bbox": annotations[a]["bbox"], "category_id": c}
+                                                for a, c in zip(ann_ids, categories)]
+    return targets
+
+
+def main() -> None:
+    root, boxes_path = Path(sys.argv[1]), Path(sys.argv[2])
+    targets = converted_targets(root)
+    document = json.loads(boxes_path.read_text())
+    predictions = {}
+    for entry in document["predictions"]:
+        xyxy = [[x, y, x + w, y + h] for x, y, w, h in entry["boxes"]]
+        scores = entry.get("scores", [1.0] * len(xyxy))
+        predictions[entry["sent_id"]] = {"boxes": torch.tensor(xyxy, dtype=torch.float32).view(-1, 4),
+                                         "scores": torch.tensor(scores, dtype=torch.float64)}
+    correct = total = 0
+    counts = {"TP": 0, "TN": 0, "FP": 0, "FN": 0}
+    for sent_id, target in targets.items():
+        prediction = predictions[sent_id]
+        ranked = sorted(zip(prediction["scores"].tolist(), prediction["boxes"].tolist()), reverse=True)
+        scores = np.array([s for s, _ in ranked])
+        boxes = torch.cat([torch.as_tensor(b).view(1, 4) for _, b in ranked])
+        no_target = any(t["category_id"] == -1 for t in target)
+        gt = torch.stack([torch.tensor([t["bbox"][0], t["bbox"][1], t["bbox"][0] + t["bbox"][2],
+                                        t["bbox"][1] + t["bbox"][3]]) for t in target])
+        kept = boxes[torch.from_numpy(scores >= 0.7)]
+        overlap = generalized_iou(kept, gt)
+        n_kept, n_gt = kept.shape[0], gt.shape[0]
+        if no_target:
+            counts["FN" if n_kept else "TP"] += 1
+            f1 = 0.0 if n_kept else 1.0
+        else:
+            counts["TN" if n_kept else "FP"] += 1
+            matches = 0
+            for _ in range(min(n_kept, n_gt)):
+                value, index = torch.topk(overlap.flatten(), 1)
+                if value < 0.5:
+                    break
+                matches += 1
+                overlap[index // n_gt, :] = 0.0
+                overlap[:, index % n_gt] = 0.0
+            f1 = 2 * matches / (2 * matches + (n_kept - matches) + (n_gt - matches))
+        correct += f1 >= 1.0
+        total += 1
+    print(json.dumps({"Pr@(F1=1,IoU>=0.5)": 100 * correct / total,
+                      "N-acc": 100 * counts["TP"] / (counts["TP"] + counts["FN"]),
+                      "T-acc": 100 * counts["TN"] / (counts["TN"] + counts["FP"]),
+                      "num_expressions": total}))
+
+
+if __name__ == "__main__":
+    main()
