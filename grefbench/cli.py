@@ -234,9 +234,29 @@ def eval_command(
     console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
     console.stdout.print(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
                          f"{f'; config: {config}' if config else ''}", markup=False, highlight=False)
-    console.stdout.print(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "
+    console.stdout.print(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence}, "
+                         f"{outputs.predictions.with_name('boxes.json.gz')} (GREC boxes derived from masks) "
                          f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)",
                          markup=False, highlight=False)
+
+
+@app.command("boxes")
+def boxes_command(
+    predictions: Path = typer.Argument(..., help="Mask prediction file (grefbench-predictions/1)."),
+    out: Path = typer.Option(..., "--out", help="Box file to write (grefbench-boxes/1; .json or .json.gz)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root",
+                                             help="Dataset root: image sizes for masks not at the image's size."),
+    min_area: int = typer.Option(16, "--min-area", help="Drop connected components smaller than this (mask pixels)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Derive a GREC box file from a mask prediction file: one box per 8-connected component (docs/grec.md)."""
+    from grefbench import console
+    from grefbench.boxes_from_masks import derive_box_file
+
+    with console.progress_bar("boxes", None, enabled=not quiet, unit="sentences") as advance:
+        written = derive_box_file(predictions, out, data_root, min_area=min_area, progress=advance)
+    if not quiet:
+        console.stdout.print(f"wrote {written} (boxes derived from masks)", markup=False, highlight=False)
 
 
 @app.command()
