@@ -167,6 +167,19 @@ def test_option_conflicts(root, document, tmp_path, capsys):
     assert code == 2 and "apply to box files" in err
 
 
+def test_format_field_after_the_predictions_is_recognised(root, document, tmp_path, capsys):
+    from grefbench.io.boxes import sniff_format
+
+    # 'format' last, beyond the first 64 KiB (gzipped), as some writers order keys
+    late = {"predictions": document["predictions"], "model": document["model"], "dataset": "grefcoco",
+            "split": "val", "provenance": {"pad": "x" * 70000}, "format": "grefbench-boxes/1"}
+    path = tmp_path / "late.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(late).encode()))
+    assert sniff_format(path) == "grefbench-boxes/1"
+    code, _, err = run(["score", str(path), "--data-root", str(root), "-q"], capsys)
+    assert code == 0, err
+
+
 def test_non_finite_values_are_refused_from_python():
     from grefbench.errors import SubmissionError
     from grefbench.io.boxes import parse_boxes

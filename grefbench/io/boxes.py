@@ -68,10 +68,12 @@ def _fail(path: Path, message: str) -> SubmissionError:
 
 
 def sniff_format(path: str | Path) -> str | None:
-    """The 'format' field of a prediction file, read from its first 64 KiB; None when not found there."""
+    """The 'format' field of a prediction file, from its first 64 KiB (the whole file only when the
+    field is not there); None when the file has none or cannot be read (its reader then says why)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(1 << 16)
+            whole = len(head) < 1 << 16 and not handle.read(1)
     except OSError:
         return None
     if head[:2] == b"\x1f\x8b":
@@ -79,8 +81,18 @@ def sniff_format(path: str | Path) -> str | None:
             head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 1 << 16)
         except zlib.error:
             return None
+        whole = False
     found = _FORMAT_FIELD.search(head)
-    return found.group(1).decode("utf-8", "replace") if found else None
+    if found:
+        return found.group(1).decode("utf-8", "replace")
+    if whole:
+        return None
+    try:  # a writer that puts 'format' after the predictions
+        _, document = read_document(path)
+    except SubmissionError:
+        return None
+    value = document.get("format") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _box_problem(box: Any) -> str | None:
