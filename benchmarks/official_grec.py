@@ -6,6 +6,8 @@ An independent re-implementation (no grefbench code) of henghuiding/gRefCOCO: th
 `RefExpEvaluator.summarize` in `mdetr/datasets/refexp.py` (float32 tensors, sort of (score, box)
 tuples, score >= 0.7, MDETR's generalized_box_iou, torch.topk greedy matching, F1 >= 1).
 Predictions come from a grefbench-boxes/1 file (xywh turned into xyxy, as the model's would be).
+Scores are kept as float64, the number as written: a model's float32 score of 0.7 would fall just
+under the threshold in the official code (docs/grec.md); the data here has scores of exactly 0.7.
 
 usage: python benchmarks/official_grec.py DATA_ROOT BOXES.json   (prints the metrics as JSON)
 """

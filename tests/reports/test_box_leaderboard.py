@@ -45,6 +45,8 @@ def test_grec_tables_hold_verified_and_reported_rows(submissions, tmp_path, shap
     index = (tmp_path / "site" / "index.html").read_text()
     assert "GREC · grefshapes · val" in index and "Pr@(F1=1,IoU&gt;=0.5)" in index
     assert "GREC (boxes)" in (tmp_path / "site" / "submissions" / "every-box.html").read_text()
+    paper = (tmp_path / "site" / "submissions" / "paper-grec.html").read_text()
+    assert "Published numbers" in paper and "| Model | 40.00 | 60.00 |" in paper and "GREC (boxes)" in paper
 
 
 def test_box_files_validate_and_bad_ones_are_named(submissions, shapes_val):
