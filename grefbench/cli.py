@@ -109,7 +109,8 @@ def _score_boxes(predictions: Path, data_root: Optional[Path], dataset: Optional
     if not quiet:
         options = result.provenance["grec_options"]
         label = " (boxes derived from masks)" if result.predictions.derived_from_masks else ""
-        title = (f"GREC · {result.split.dataset} {result.split.split} · {result.predictions.model['name']}{label} · "
+        title = (f"GREC · {result.provenance['dataset']} {result.provenance['split']} · "
+                 f"{result.predictions.model['name']}{label} · "
                  f"box IoU {options['box_iou']}, score >= {options['score_threshold']}"
                  f"{'' if options['official'] else ' (not the official setting)'}")
         console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown, GREC_METRIC_NAMES))

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grefbench.data.gt_boxes import GroundTruthBoxes, ground_truth_boxes
+from grefbench.data.gt_boxes import GroundTruthBoxes, cached_ground_truth_boxes, ground_truth_boxes
 from grefbench.data.split import ReferSplit, load_split
 from grefbench.errors import UsageError
-from grefbench.io.boxes import DERIVED_FROM_MASKS, BoxFile, check_boxes_against_split, in_split_order
+from grefbench.io.boxes import DERIVED_FROM_MASKS, BoxFile, check_boxes_against_ids, in_split_order
 from grefbench.metrics.box_iou import BOX_IOU_KINDS
 from grefbench.metrics.evaluator import TARGET_KINDS, target_kind
 from grefbench.metrics.grec import GREC_OUTCOME_NAMES, SCORE_THRESHOLD, GrecEvaluator
@@ -29,7 +29,7 @@ class GrecScoreResult:
     counts: dict[str, int]
     breakdown: dict[str, dict[str, Any]]
     provenance: dict[str, Any]
-    split: ReferSplit
+    split: ReferSplit | None  # None when scored from the cached ground truth alone (no per-sentence table)
     predictions: BoxFile
     evaluator: GrecEvaluator = field(repr=False)
 
@@ -39,6 +39,8 @@ class GrecScoreResult:
 
     def per_sentence(self) -> pd.DataFrame:
         """One row per sentence (requires scoring with keep_per_sentence=True)."""
+        if self.split is None:
+            raise ValueError("per-sentence rows need the split: score with keep_per_sentence=True")
         return per_sentence_boxes_frame(self.split, self.evaluator)
 
 
@@ -55,12 +57,19 @@ def score_boxes(boxes: BoxFile, split: ReferSplit, *, score_threshold: float = S
                 truth: GroundTruthBoxes | None = None) -> GrecScoreResult:
     """Score a parsed box file against a loaded split (validated against it first)."""
     check_options(score_threshold, box_iou)
-    order = check_boxes_against_split(boxes, split)
     truth = truth or ground_truth_boxes(split)
+    return _score(boxes, truth, split.dataset, split.split, split.files, split, score_threshold=score_threshold,
+                  box_iou=box_iou, keep_per_sentence=keep_per_sentence)
+
+
+def _score(boxes: BoxFile, truth: GroundTruthBoxes, dataset: str, split_name: str, files: tuple,
+           split: ReferSplit | None, *, score_threshold: float, box_iou: str,
+           keep_per_sentence: bool) -> GrecScoreResult:
+    order = check_boxes_against_ids(boxes, truth.sent_ids, dataset, split_name)
     pred_boxes, pred_scores, pred_counts = in_split_order(boxes, order)
     evaluator = GrecEvaluator(score_threshold, box_iou, keep_outcomes=keep_per_sentence)
     evaluator.update(pred_boxes, pred_scores, pred_counts, truth.boxes, truth.counts, truth.no_target,
-                     [r.sent_id for r in split.records] if keep_per_sentence else None)
+                     truth.sent_ids if keep_per_sentence else None)
     metrics = evaluator.compute()
     counts = metrics.pop("counts")
     breakdown = {}
@@ -68,7 +77,7 @@ def score_boxes(boxes: BoxFile, split: ReferSplit, *, score_threshold: float = S
         kind_counts = values.pop("counts")
         breakdown[kind] = {**values, "counts": kind_counts}
     extra = {"boxes": DERIVED_FROM_MASKS} if boxes.derived_from_masks else {}
-    record = provenance(dataset=split.dataset, split=split.split, files=split.files, task="GREC",
+    record = provenance(dataset=dataset, split=split_name, files=files, task="GREC",
                         predictions_file=str(boxes.path), model=boxes.model,
                         grec_options={"score_threshold": score_threshold, "box_iou": box_iou,
                                       "match_threshold": 0.5,
@@ -82,14 +91,20 @@ def score_box_file(path: str | Path, data_root: str | Path | None, dataset: str 
                    split: str | None = None, *, score_threshold: float = SCORE_THRESHOLD, box_iou: str = "giou",
                    keep_per_sentence: bool = False) -> GrecScoreResult:
     """Read, validate and score a box file against `dataset`/`split` (default: the file's own)."""
-    from grefbench.data.catalog import resolve_root
+    from grefbench.data.catalog import get_dataset, resolve_root
     from grefbench.io.boxes import read_boxes
 
     check_options(score_threshold, box_iou)
     boxes = read_boxes(path)
     dataset = dataset or boxes.dataset
     split = split or boxes.split
-    loaded = load_split(resolve_root(dataset, data_root), dataset, split)
+    root = resolve_root(dataset, data_root)
+    cached = None if keep_per_sentence else cached_ground_truth_boxes(root, dataset, split)
+    if cached is not None:  # a repeated score: no split index, no instances.json
+        truth, files = cached
+        return _score(boxes, truth, get_dataset(dataset).name, split, files, None, score_threshold=score_threshold,
+                      box_iou=box_iou, keep_per_sentence=False)
+    loaded = load_split(root, dataset, split)
     return score_boxes(boxes, loaded, score_threshold=score_threshold, box_iou=box_iou,
                        keep_per_sentence=keep_per_sentence)
 

@@ -67,6 +67,28 @@ def test_score_writes_metrics_table_and_provenance(root, document, tmp_path, cap
     assert "1010,101,1,both of them,False,2,multi,1,1,0,1,0.6666666666666666,False,missing boxes" in table
 
 
+def test_a_repeated_score_from_the_cached_boxes_is_identical(root, document, tmp_path, capsys, monkeypatch):
+    import grefbench.grec_scoring as scoring_module
+
+    monkeypatch.setenv("GREFBENCH_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps(document))
+    outputs = []
+    for name in ("first.json", "second.json"):
+        code, _, err = run(["score", str(path), "--data-root", str(root), "--json", str(tmp_path / name), "-q"], capsys)
+        assert code == 0, err
+        outputs.append(json.loads((tmp_path / name).read_text()))
+        monkeypatch.setattr(scoring_module, "load_split", None)  # the second run must not need the split index
+    for key in ("metrics", "breakdown"):
+        assert outputs[0][key] == outputs[1][key]
+    first, second = (dict(o["provenance"], date=None) for o in outputs)
+    assert first == second
+    document["predictions"][0]["sent_id"] = 424242
+    path.write_text(json.dumps(document))
+    code, _, err = run(["score", str(path), "--data-root", str(root), "-q"], capsys)
+    assert code == 2 and "sent_id 424242 is not a sentence of grefcoco val" in err
+
+
 def test_options_are_recorded_and_change_the_numbers(root, document, tmp_path, capsys):
     path = tmp_path / "boxes.json"
     path.write_text(json.dumps(document))

@@ -16,6 +16,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -149,12 +150,13 @@ _Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 def _parse_entries_fast(predictions: list) -> _Columns | None:
     """The columns of well-formed entries, checked in bulk; None at the first doubt."""
-    if not all(type(e) is dict for e in predictions):
+    if not set(map(type, predictions)) <= {dict} or not set().union(*map(dict.keys, predictions)) <= _ENTRY_KEYS:
         return None
-    if not all(e.keys() <= _ENTRY_KEYS for e in predictions):
+    try:
+        sent_ids = list(map(itemgetter("sent_id"), predictions))
+        box_lists = list(map(itemgetter("boxes"), predictions))
+    except KeyError:
         return None
-    sent_ids = [e.get("sent_id") for e in predictions]
-    box_lists = [e.get("boxes") for e in predictions]
     if not set(map(type, sent_ids)) <= {int} or not set(map(type, box_lists)) <= {list}:
         return None
     counts = np.fromiter(map(len, box_lists), dtype=np.int64, count=len(box_lists))
@@ -234,23 +236,30 @@ def read_boxes(path: str | Path) -> BoxFile:
 
 def check_boxes_against_split(boxes: BoxFile, split: ReferSplit) -> np.ndarray:
     """Check that the file covers exactly `split`; returns, per record of the split, its entry's index."""
+    split_ids = np.fromiter((r.sent_id for r in split.records), dtype=np.int64, count=len(split.records))
+    return check_boxes_against_ids(boxes, split_ids, split.dataset, split.split)
+
+
+def check_boxes_against_ids(boxes: BoxFile, split_ids: np.ndarray, dataset: str, split_name: str) -> np.ndarray:
+    """`check_boxes_against_split` given the split's sent_ids in record order."""
     path = boxes.path
-    if boxes.dataset != split.dataset:
-        raise _fail(path, f"field 'dataset' is {boxes.dataset!r} but {split.dataset!r} is being scored")
-    if boxes.split != split.split:
-        raise _fail(path, f"field 'split' is {boxes.split!r} but split {split.split!r} is being scored")
-    position = split.position
-    order = np.full(len(split.records), -1, dtype=np.int64)
-    for i, sent_id in enumerate(boxes.sent_ids.tolist()):
-        where = position.get(sent_id)
-        if where is None:
-            raise _fail(path, f"sent_id {sent_id} is not a sentence of {split.dataset} {split.split}")
-        order[where] = i
+    if boxes.dataset != dataset:
+        raise _fail(path, f"field 'dataset' is {boxes.dataset!r} but {dataset!r} is being scored")
+    if boxes.split != split_name:
+        raise _fail(path, f"field 'split' is {boxes.split!r} but split {split_name!r} is being scored")
+    ranked = np.argsort(split_ids, kind="stable")
+    place = np.searchsorted(split_ids[ranked], boxes.sent_ids).clip(0, max(len(split_ids) - 1, 0))
+    known = split_ids[ranked][place] == boxes.sent_ids if len(split_ids) else np.zeros(len(boxes), dtype=bool)
+    if not known.all():
+        sent_id = int(boxes.sent_ids[np.argmin(known)])
+        raise _fail(path, f"sent_id {sent_id} is not a sentence of {dataset} {split_name}")
+    order = np.full(len(split_ids), -1, dtype=np.int64)
+    order[ranked[place]] = np.arange(len(boxes), dtype=np.int64)  # sent_ids are unique in the file
     missing = np.flatnonzero(order < 0)
     if missing.size:
-        first = [str(split.records[i].sent_id) for i in missing[:5].tolist()]
+        first = [str(v) for v in split_ids[missing[:5]].tolist()]
         more = f" and {missing.size - len(first)} more" if missing.size > len(first) else ""
-        raise _fail(path, f"missing predictions for {missing.size} sentences of {split.split}: "
+        raise _fail(path, f"missing predictions for {missing.size} sentences of {split_name}: "
                           f"sent_id {', '.join(first)}{more}")
     return order
 
