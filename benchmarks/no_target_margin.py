@@ -22,7 +22,8 @@ from grefbench.data.split import load_split
 from grefbench.data.synth.sidecar import read_scenes
 from grefbench.inference.inputs import SentenceInputs
 from grefbench.models import demo_weights, load_model
-from grefbench.models.rela.text import ReferringTokenizer
+from grefbench.models.text.bert import ReferringTokenizer
+from grefbench.models.transforms import SquareResize
 
 PERCENTILES = (10, 25, 50, 75, 90)
 
@@ -61,7 +62,7 @@ def main() -> None:
     split = load_split(resolve_root(args.dataset, args.data_root), args.dataset, args.split)
     forms = {ref["ref_id"]: ref["logical_form"] for scene in read_scenes(split.root)["images"] for ref in scene["refs"]}
     tokenizer = ReferringTokenizer(None, max_tokens=int(model.config.max_tokens))
-    dataset = SentenceInputs(split.records, image_root(split.root), int(model.config.image_size), tokenizer)
+    dataset = SentenceInputs(split.records, image_root(split.root), SquareResize(int(model.config.image_size)), tokenizer)
     values = margins(model, dataset, args.batch)
     names = [group(record, forms) for record in split.records]
     print(f"{args.dataset} {args.split}: no-target margin percentiles {', '.join(f'p{p}' for p in PERCENTILES)}")

@@ -26,9 +26,10 @@ from shape_probe import one_sentence_per_image
 from grefbench.data.catalog import resolve_root
 from grefbench.data.split import load_split
 from grefbench.models.rela.model import backbone_category_source
-from grefbench.models.rela.text import ReferringTokenizer
+from grefbench.models.text.bert import ReferringTokenizer
 from grefbench.training.loop import TrainOptions, build_training_model
 from grefbench.training.samples import TrainingSamples
+from grefbench.models.transforms import SquareResize
 
 
 def category_logits(model, head: torch.nn.Conv2d, items: dict) -> torch.Tensor:
@@ -63,8 +64,8 @@ def main() -> None:
     model.text_encoder.eval()
     tokenizer = ReferringTokenizer(None, max_tokens=int(model.config.max_tokens))
     size = int(model.config.image_size)
-    train = TrainingSamples(load_split(root, "grefshapes", args.train_split), size, tokenizer, categories=True)
-    held_out = TrainingSamples(load_split(root, "grefshapes", args.eval_split), size, tokenizer, categories=True)
+    train = TrainingSamples(load_split(root, "grefshapes", args.train_split), SquareResize(size), tokenizer, categories=True)
+    held_out = TrainingSamples(load_split(root, "grefshapes", args.eval_split), SquareResize(size), tokenizer, categories=True)
     train_indices = one_sentence_per_image(train.records)
     eval_indices = one_sentence_per_image(held_out.records)[:args.images]
     channels = model.backbone.output_shape()

@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from grefbench.data.catalog import resolve_root
 from grefbench.data.split import load_split
 from grefbench.models import demo_weights, load_model
-from grefbench.models.rela.text import ReferringTokenizer
+from grefbench.models.text.bert import ReferringTokenizer
 from grefbench.training.samples import TrainingSamples
+from grefbench.models.transforms import SquareResize
 
 # Feature name -> stride of its map against the input.
 FEATURES = {"res2": 4, "res3": 8, "mask": 4}
@@ -100,7 +101,7 @@ def main() -> None:
     model = load_model("rela", weights=args.weights or demo_weights())
     model.eval()
     split = load_split(resolve_root(args.dataset, args.data_root), args.dataset, args.split)
-    samples = TrainingSamples(split, int(model.config.image_size), ReferringTokenizer(None, max_tokens=20),
+    samples = TrainingSamples(split, SquareResize(int(model.config.image_size)), ReferringTokenizer(None, max_tokens=20),
                               categories=True)
     indices = one_sentence_per_image(samples.records)[:args.images]
     features, labels = collect(model, samples, indices, args.batch)

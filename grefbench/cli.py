@@ -1,7 +1,8 @@
 """The `grefbench` command line: thin wrappers over library functions, one per command.
 
 Every command is a library function first (see each command's body for the one it calls).
-User errors (GrefbenchError) print one line and exit with code 2; there is no traceback.
+User errors (GrefbenchError) and usage errors (an unknown command or option, a bad value) print one
+line and exit with code 2; there is no traceback (see `main`, and docs/hostile-input.md).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
+from grefbench import usage
 from grefbench.errors import GrefbenchError, UsageError
 from grefbench.reports import (
     commands as report_commands,  # imports only typer and the errors
@@ -21,11 +22,25 @@ from grefbench.reports import (
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=usage.CONTEXT_SETTINGS,
     help="grefbench: benchmark and evaluation toolkit for Generalized Referring Expression Segmentation.",
 )
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    context: typer.Context,
+    version: bool = typer.Option(False, "--version", is_eager=True, help="Print the version and exit."),
+) -> None:
+    """grefbench: benchmark and evaluation toolkit for Generalized Referring Expression Segmentation."""
+    if version:
+        import grefbench
+
+        print(f"grefbench {grefbench.__version__}")
+        raise typer.Exit(0)
+    usage.require_command(context)
 
 # A command that finishes holding a large parsed dataset (score) parks its result here: the
 # console script then ends the process without freeing it object by object (0.1-0.3 s).
@@ -54,12 +69,14 @@ def score(
 ) -> None:
     """Score a prediction file: masks (GRES, official ReLA semantics) or boxes (GREC, official gRefCOCO semantics)."""
     from grefbench import collector, console, parallel
+    from grefbench.io.atomic import check_outputs, transaction
     from grefbench.io.boxes import FORMAT as BOX_FORMAT
     from grefbench.io.boxes import sniff_format
     from grefbench.io.tables import check_table_path, write_json, write_table
 
     if per_expression is not None:
         check_table_path(per_expression)
+    check_outputs({"--json": json_out, "--per-expression": per_expression}, {"PREDICTIONS": predictions})
     if sniff_format(predictions) == BOX_FORMAT:
         _score_boxes(predictions, data_root, dataset, split, protocol, json_out, per_expression, quiet,
                      box_iou, score_threshold)
@@ -69,18 +86,21 @@ def score(
                          f"(format grefbench-boxes/1) only")
     from grefbench.scoring import score_file
 
-    with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
-        with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
-            result = score_file(predictions, data_root, dataset, split, protocol=protocol,
-                                keep_per_sentence=per_expression is not None, progress=advance,
-                                jobs=parallel.default_jobs())
-    if json_out is not None:
-        write_json(json_out, result.to_json())
-    if per_expression is not None:
-        write_table(per_expression, result.per_sentence(), result.provenance)
-    if not quiet:
-        title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {result.predictions.model['name']}"
-        console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
+    with transaction():  # a failed command (scoring, writing or display) leaves no output behind
+        with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
+            with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
+                result = score_file(predictions, data_root, dataset, split, protocol=protocol,
+                                    keep_per_sentence=per_expression is not None, progress=advance,
+                                    jobs=parallel.default_jobs())
+        if json_out is not None:
+            write_json(json_out, result.to_json())
+        if per_expression is not None:
+            write_table(per_expression, result.per_sentence(), result.provenance)
+        if not quiet:
+            title = (f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · "
+                     f"{result.predictions.model['name']}")
+            display = console.stderr if usage.writes_stdout(json_out, per_expression) else console.stdout
+            display.print(console.metrics_table(title, result.metrics, result.breakdown))
     global _held_until_exit
     _held_until_exit = result
 
@@ -97,23 +117,26 @@ def _score_boxes(predictions: Path, data_root: Optional[Path], dataset: Optional
     if protocol is not None:
         raise UsageError(f"{predictions}: --protocol applies to mask files; boxes are in the original image's pixels")
     from grefbench import collector
+    from grefbench.io.atomic import transaction
 
-    with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
-        result = score_box_file(predictions, data_root, dataset, split, box_iou=box_iou or "giou",
-                                score_threshold=SCORE_THRESHOLD if score_threshold is None else score_threshold,
-                                keep_per_sentence=per_expression is not None)
-    if json_out is not None:
-        write_json(json_out, result.to_json())
-    if per_expression is not None:
-        write_table(per_expression, result.per_sentence(), result.provenance)
-    if not quiet:
-        options = result.provenance["grec_options"]
-        label = " (boxes derived from masks)" if result.predictions.derived_from_masks else ""
-        title = (f"GREC · {result.provenance['dataset']} {result.provenance['split']} · "
-                 f"{result.predictions.model['name']}{label} · "
-                 f"box IoU {options['box_iou']}, score >= {options['score_threshold']}"
-                 f"{'' if options['official'] else ' (not the official setting)'}")
-        console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown, GREC_METRIC_NAMES))
+    with transaction():  # a failed command (scoring, writing or display) leaves no output behind
+        with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
+            result = score_box_file(predictions, data_root, dataset, split, box_iou=box_iou or "giou",
+                                    score_threshold=SCORE_THRESHOLD if score_threshold is None else score_threshold,
+                                    keep_per_sentence=per_expression is not None)
+        if json_out is not None:
+            write_json(json_out, result.to_json())
+        if per_expression is not None:
+            write_table(per_expression, result.per_sentence(), result.provenance)
+        if not quiet:
+            options = result.provenance["grec_options"]
+            label = " (boxes derived from masks)" if result.predictions.derived_from_masks else ""
+            title = (f"GREC · {result.provenance['dataset']} {result.provenance['split']} · "
+                     f"{result.predictions.model['name']}{label} · "
+                     f"box IoU {options['box_iou']}, score >= {options['score_threshold']}"
+                     f"{'' if options['official'] else ' (not the official setting)'}")
+            display = console.stderr if usage.writes_stdout(json_out, per_expression) else console.stdout
+            display.print(console.metrics_table(title, result.metrics, result.breakdown, GREC_METRIC_NAMES))
     global _held_until_exit
     _held_until_exit = result
 
@@ -159,9 +182,8 @@ def validate(
     if root is not None:
         check_against_split(parsed, load_split(root, dataset, split))
         checked += f", coverage of {dataset} {split} and mask sizes"
-    console.stdout.print(f"OK {path}: {len(parsed)} predictions ({parsed.dataset} {parsed.split}, "
-                         f"protocol {parsed.protocol}, model {parsed.model['name']!r}); checked {checked}.",
-                         markup=False, highlight=False)
+    console.say(f"OK {path}: {len(parsed)} predictions ({parsed.dataset} {parsed.split}, "
+                f"protocol {parsed.protocol}, model {parsed.model['name']!r}); checked {checked}.")
 
 
 @app.command()
@@ -189,8 +211,8 @@ app.add_typer(report_commands.leaderboard_app, name="leaderboard")
 @app.command("eval")
 def eval_command(
     model: str = typer.Option("rela", "--model", help="Registered model name (see `grefbench models`)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Preset (rela_r50, rela_swin_t, rela_swin_b) or official yaml."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Checkpoint (official model_final.pth)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Preset (see `grefbench models`) or official yaml."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Checkpoint (the family's official format)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
     split: str = typer.Option("val", "--split"),
@@ -205,27 +227,29 @@ def eval_command(
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
     restart: bool = typer.Option(False, "--restart", help="Discard finished shards of a run with other settings."),
     shard_size: int = typer.Option(256, "--shard-size", help="Sentences per resumable shard."),
+    min_area: int = typer.Option(0, "--min-area",
+                                 help="Families without a no-target head: a mask of fewer pixels is no-target (0: empty)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Run a model over a split, write predictions, metrics and the per-sentence table, print the metrics.
 
-    With no --weights and no --config, the shipped demo model runs (rela_tiny trained on gRefShapes);
+    With no --weights and no --config, the family's shipped demo model runs (trained on gRefShapes);
     with no --data-root, the shipped gRefShapes splits are used.
     """
     from grefbench import console
     from grefbench.inference.runner import EvalOptions, run_eval
 
-    if model == "rela" and weights is None and config is None:
+    if weights is None and config is None:
         from grefbench.models import demo_weights
 
-        weights = demo_weights()
+        weights = demo_weights(model)
     dataset = dataset or ("grefcoco" if data_root is not None else "grefshapes")
     root = _resolve_root(dataset, data_root)
     out = out or Path("runs") / f"{model}-{dataset}-{split}-{protocol}"
     options = EvalOptions(data_root=root, dataset=dataset, split=split, out=out, model=model, config=config,
                           weights=weights, text_config=text_config, tokenizer=tokenizer, protocol=protocol,
                           device=device, batch_size=batch_size, workers=workers, precision=precision,
-                          restart=restart, threads=threads, shard_size=shard_size)
+                          restart=restart, threads=threads, shard_size=shard_size, min_area=min_area)
     outputs = run_eval(options, progress=lambda what, total: console.progress_bar(
         what, total, enabled=not quiet, unit="sentences"))
     if outputs is None or quiet:
@@ -233,12 +257,11 @@ def eval_command(
     result = outputs.result
     title = f"{result.split.dataset} {result.split.split} · protocol {result.predictions.protocol} · {model}"
     console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
-    console.stdout.print(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
-                         f"{f'; config: {config}' if config else ''}", markup=False, highlight=False)
-    console.stdout.print(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence}, "
-                         f"{outputs.predictions.with_name('boxes.json.gz')} (GREC boxes derived from masks) "
-                         f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)",
-                         markup=False, highlight=False)
+    console.say(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
+                f"{f'; config: {config}' if config else ''}")
+    console.say(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence}, "
+                f"{outputs.predictions.with_name('boxes.json.gz')} (GREC boxes derived from masks) "
+                f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)")
 
 
 @app.command("boxes")
@@ -253,39 +276,43 @@ def boxes_command(
     """Derive a GREC box file from a mask prediction file: one box per 8-connected component (docs/grec.md)."""
     from grefbench import console
     from grefbench.boxes_from_masks import derive_box_file
+    from grefbench.io.atomic import check_outputs, transaction
 
-    with console.progress_bar("boxes", None, enabled=not quiet, unit="sentences") as advance:
-        written = derive_box_file(predictions, out, data_root, min_area=min_area, progress=advance)
+    check_outputs({"--out": out}, {"PREDICTIONS": predictions})
+    with transaction():  # a failed command leaves no output behind
+        with console.progress_bar("boxes", None, enabled=not quiet, unit="sentences") as advance:
+            written = derive_box_file(predictions, out, data_root, min_area=min_area, progress=advance)
     if not quiet:
-        console.stdout.print(f"wrote {written} (boxes derived from masks)", markup=False, highlight=False)
+        console.say(f"wrote {written} (boxes derived from masks)")
 
 
 @app.command()
 def models() -> None:
-    """List the registered models and their config presets."""
+    """List the registered model families: presets, no-target rule, shipped demo weights."""
     from rich.table import Table
 
     from grefbench import console
     from grefbench.models import MODELS
 
     table = Table(title="models", title_justify="left")
-    for column in ("name", "presets", "summary"):
+    for column in ("name", "presets", "no-target", "demo weights", "summary"):
         table.add_column(column)
-    for spec in MODELS.values():
-        table.add_row(spec.name, ", ".join(spec.presets), spec.summary)
+    for family in MODELS.values():
+        table.add_row(family.name, ", ".join(family.presets), "head" if family.no_target_head else "empty mask",
+                      family.demo_weights or "-", family.summary)
     console.stdout.print(table)
 
 
 @app.command("train")
 def train_command(
-    config: str = typer.Option(..., "--config", help="Preset (e.g. rela_tiny) or official yaml."),
+    config: str = typer.Option(..., "--config", help="Preset (e.g. rela_tiny, lavt_tiny) or official yaml."),
     overrides: list[str] = typer.Option([], "--set", help="Config override KEY=VALUE (detectron2 keys); repeatable."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root (holds grefcoco/ and images/)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: grefcoco with --data-root, else grefshapes."),
     split: str = typer.Option("train", "--split"),
     val_split: Optional[str] = typer.Option("val", "--val-split", help="Validated periodically; '' for none."),
     out: Path = typer.Option(..., "--out", help="Output folder (checkpoints, logs, model_final.pth)."),
-    model: str = typer.Option("rela", "--model"),
+    model: str = typer.Option("rela", "--model", help="Registered model family (see `grefbench models`)."),
     init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from these weights."),
     text_weights: Optional[str] = typer.Option(None, "--text-weights", help="Packaged pretrained text encoder (minilm-l6)."),
     freeze_text: bool = typer.Option(False, "--freeze-text", help="Keep the text encoder fixed."),
@@ -293,18 +320,20 @@ def train_command(
                                        help="Put up to N sentences of one image next to each other in a batch."),
     steps: int = typer.Option(1000, "--steps"),
     batch_size: int = typer.Option(8, "--batch-size", help="Per process."),
-    lr: float = typer.Option(1e-4, "--lr"),
-    weight_decay: float = typer.Option(0.05, "--weight-decay"),
-    warmup: int = typer.Option(100, "--warmup"),
-    decay: str = typer.Option("cosine", "--decay", help="cosine, poly or constant."),
-    clip: float = typer.Option(1.0, "--clip", help="Gradient-norm clipping (0: off)."),
-    dice_weight: float = typer.Option(0.0, "--dice-weight",
-                                      help="Add a soft Dice term (not in the official loss; 0: official loss only)."),
-    category_weight: float = typer.Option(
-        0.0, "--category-weight",
-        help="Train the auxiliary category head (needs --set GREFBENCH.CATEGORY_CLASSES=N; not official)."),
-    no_target_weight: float = typer.Option(
-        0.1, "--no-target-weight", help="Factor of the no-target cross-entropy (official: 0.1)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default: the family's official value (rela 1e-4)."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Default: the family's (rela 0.05)."),
+    warmup: Optional[int] = typer.Option(None, "--warmup", help="Default: the family's (rela 100)."),
+    decay: Optional[str] = typer.Option(None, "--decay", help="cosine, poly or constant; default: the family's."),
+    lr_floor: Optional[float] = typer.Option(None, "--lr-floor",
+                                             help="Decay ends at lr x this; default: the family's (rela 0.01)."),
+    clip: Optional[float] = typer.Option(None, "--clip", help="Gradient-norm clipping (0: off); default: the family's."),
+    dice_weight: Optional[float] = typer.Option(
+        None, "--dice-weight", help="rela: add a soft Dice term (not in the official loss; default 0)."),
+    category_weight: Optional[float] = typer.Option(
+        None, "--category-weight",
+        help="rela: train the auxiliary category head (needs --set GREFBENCH.CATEGORY_CLASSES=N; not official)."),
+    no_target_weight: Optional[float] = typer.Option(
+        None, "--no-target-weight", help="rela: factor of the no-target cross-entropy (official: 0.1)."),
     backbone_lr_multiplier: float = typer.Option(1.0, "--backbone-lr-multiplier"),
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (AMP on CUDA)."),
     device: str = typer.Option("auto", "--device"),
@@ -317,7 +346,7 @@ def train_command(
     threads: Optional[int] = typer.Option(None, "--threads"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Train a model (AdamW, warm-up + decay, clipping, official ReLA loss); resumes from OUT/checkpoints."""
+    """Train a model family (AdamW, warm-up + decay, clipping, the family's official loss); resumes from OUT/checkpoints."""
     from grefbench import console
     from grefbench.training.loop import TrainOptions, train
 
@@ -331,7 +360,7 @@ def train_command(
         model=model, text_weights=text_weights, freeze_text=freeze_text, group_by_image=group_by_image,
         init_weights=init_weights, steps=steps, dice_weight=dice_weight, category_weight=category_weight,
         no_target_weight=no_target_weight, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
-        decay=decay, clip=clip,
+        decay=decay, lr_floor=lr_floor, clip=clip,
         backbone_lr_multiplier=backbone_lr_multiplier, precision=precision, device=device, workers=workers,
         seed=seed, log_every=log_every, eval_every=eval_every, eval_limit=eval_limit,
         checkpoint_every=checkpoint_every, threads=threads,
@@ -339,10 +368,11 @@ def train_command(
     final = train(options, progress=lambda what, total: console.progress_bar(what, total, enabled=not quiet,
                                                                             unit="steps"))
     if final is not None and not quiet:
-        console.stdout.print(f"wrote {final} and the training log in {out}", markup=False, highlight=False)
+        console.say(f"wrote {final} and the training log in {out}")
 
 
-kernels_app = typer.Typer(no_args_is_help=True, help="The compiled multi-scale deformable attention kernels.")
+kernels_app = typer.Typer(context_settings=usage.CONTEXT_SETTINGS, callback=usage.require_command,
+                          invoke_without_command=True, help="The compiled multi-scale deformable attention kernels.")
 app.add_typer(kernels_app, name="kernels")
 
 
@@ -358,7 +388,8 @@ def kernels_build(verbose: bool = typer.Option(False, "--verbose")) -> None:
                          f"backends available: {', '.join(available_backends())}", markup=False, highlight=False)
 
 
-data_app = typer.Typer(no_args_is_help=True, help="Datasets: generate the gRefShapes benchmark.")
+data_app = typer.Typer(context_settings=usage.CONTEXT_SETTINGS, callback=usage.require_command,
+                       invoke_without_command=True, help="Datasets: generate the gRefShapes benchmark.")
 app.add_typer(data_app, name="data")
 
 
@@ -390,7 +421,11 @@ def data_synth(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `grefbench` console script."""
+    """Entry point of the `grefbench` console script: one line on stderr for every error, no traceback.
+
+    Exit codes: 0 success, 2 a user or usage error (and a resource the input exhausted: memory,
+    disk), 130 interrupted, 1 an internal error (a bug: GREFBENCH_TRACEBACK=1 shows where).
+    """
     global _held_until_exit
     from grefbench import console
 
@@ -399,12 +434,17 @@ def main(argv: list[str] | None = None) -> None:
     except GrefbenchError as error:
         console.error(str(error))
         sys.exit(error.exit_code)
-    except click.exceptions.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except usage.USAGE_ERRORS as error:
+        console.error(usage.describe(error, app))
+        sys.exit(2)
+    except (*usage.ABORTS, KeyboardInterrupt):
         console.error("interrupted")
         sys.exit(130)
+    except BaseException as error:  # noqa: BLE001 - the last line of defence: never a traceback
+        code = usage.unexpected(error)
+        if code is None:
+            raise
+        sys.exit(code)
     if argv is not None:  # called as a function (tests, scripts): let the result go
         _held_until_exit = None
     if isinstance(result, int) and result:

@@ -1,10 +1,16 @@
-"""Terminal output: the one progress bar and the metric tables (display only, no logic)."""
+"""Terminal output: the one progress bar, the metric tables and the one way text from files is shown.
+
+Text that came from a file (a model name, a category, a sentence, a path) is only ever shown through
+`plain`: never parsed as Rich markup or emoji codes, control and format characters made visible as
+escapes, bounded in length. Error messages go through `visible` for the same reasons.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
 import time
+import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from grefbench.metrics.evaluator import METRIC_NAMES
@@ -12,6 +18,7 @@ from grefbench.metrics.evaluator import METRIC_NAMES
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
 stdout: Console
 stderr: Console
@@ -32,6 +39,34 @@ def _console(name: str) -> Console:
 
         made = globals()[name] = Console(stderr=name == "stderr")
     return made
+
+
+# Control (Cc), format (Cf: bidi overrides, zero-width) and line/paragraph separators move the cursor,
+# clear the screen or reorder what a reader sees.
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+
+
+def _escape_character(character: str) -> str:
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: object, limit: int | None = 300) -> str:
+    """`text` as one line with every control or format character written as an escape (\\x1b, \\u202e),
+    cut to `limit` characters (None: whole)."""
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if text.isprintable() and text.isascii():
+        return text
+    return "".join(_escape_character(c) if unicodedata.category(c) in _HIDDEN_CATEGORIES else c for c in text)
+
+
+def plain(text: object, limit: int | None = 300, style: str = "") -> Text:
+    """Text from a file, for a rich console or table: shown literally (no markup, no emoji), see `visible`."""
+    from rich.text import Text
+
+    return Text(visible(text, limit), style=style, end="")
 
 
 @contextlib.contextmanager
@@ -83,27 +118,39 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def metrics_table(title: str, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None,
+def metrics_table(title: object, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None,
                   names: tuple[str, ...] = METRIC_NAMES) -> Table:
-    """One row for the overall metrics and one per target kind (columns `names`: GRES by default)."""
+    """One row for the overall metrics and one per target kind (`title` is shown as plain text; columns
+    `names`: GRES by default)."""
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=plain(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("subset", style="bold", no_wrap=True, min_width=9)
     for name in names:
         table.add_column(name if name != "num_expressions" else "#expr", justify="right", no_wrap=True)
     table.add_row("all", *(_format(metrics.get(name)) for name in names))
     for kind, values in (breakdown or {}).items():
-        table.add_row(kind, *(_format(values.get(name)) for name in names))
+        table.add_row(plain(kind), *(_format(values.get(name)) for name in names))
     return table
 
 
 def error(message: str) -> None:
-    """Print one error line on stderr (no traceback)."""
-    from rich.markup import escape
+    """Print one error line on stderr (no traceback; the message is shown as plain text, see `visible`)."""
+    from rich.text import Text
 
-    _console("stderr").print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    line = Text.assemble(("error:", "bold red"), " ", visible(message, limit=4000))
+    _console("stderr").print(line, highlight=False, soft_wrap=True)
+
+
+def warning(message: str) -> None:
+    """Print one warning line on stderr (plain text, see `visible`)."""
+    _console("stderr").print(plain(f"warning: {message}", limit=4000), highlight=False, soft_wrap=True)
+
+
+def say(message: object, *, stream: str = "stdout") -> None:
+    """Print one line of plain text (it may hold text from files) on stdout or stderr."""
+    _console(stream).print(plain(message, limit=None), highlight=False, soft_wrap=True)
 
 
 def is_interactive() -> bool:

@@ -28,3 +28,18 @@ class ConfigError(GrefbenchError):
 
 class UsageError(GrefbenchError):
     """Arguments that contradict each other or the files they name."""
+
+
+class OutputError(GrefbenchError):
+    """An output that cannot be written where asked (a directory, an input, a full or read-only disk)."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A short repr of a value from a file, for a message: bounded however large or nested the value is."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxtuple, short.maxset = 3, 4, 4, 4, 4
+    short.maxstring, short.maxother, short.maxlong = limit, limit, 40
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -183,6 +183,7 @@ def score_file(
             pending.result()  # a broken submission is reported before a dataset problem, as without jobs
             raise
         predictions = pending.result()
+    del document  # the parsed file holds all that scoring needs: the JSON tree can go (memory per MB of input)
     return score_predictions(predictions, loaded, protocol=protocol, keep_per_sentence=keep_per_sentence,
                              cache_dir=cache_dir, progress=progress, jobs=jobs, truth=truth)
 

@@ -143,8 +143,8 @@ def random_predictions(split, protocol: str, seed: int = 0, *, omit_masks: bool 
     return entries
 
 
-def tiny_rela_checkpoint(path: Path, *, image_size: int = 64, seed: int = 0) -> Path:
-    """A randomly initialised, very small ReLA (Swin backbone, 32-wide BERT) saved as a checkpoint."""
+def tiny_rela_checkpoint(path: Path, *, image_size: int = 64, seed: int = 0, preset: str = "rela_swin_t") -> Path:
+    """A randomly initialised, very small ReLA (Swin or ResNet backbone, 32-wide BERT) saved as a checkpoint."""
     import dataclasses
 
     import torch
@@ -153,9 +153,12 @@ def tiny_rela_checkpoint(path: Path, *, image_size: int = 64, seed: int = 0) -> 
     from grefbench.models.rela.build import build_rela
     from grefbench.models.rela.config import load_config
 
-    base = load_config("rela_swin_t")
-    backbone = dataclasses.replace(base.backbone, embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2),
-                                   window_size=4)
+    base = load_config(preset)
+    if hasattr(base.backbone, "embed_dim"):
+        backbone = dataclasses.replace(base.backbone, embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2),
+                                       window_size=4)
+    else:
+        backbone = dataclasses.replace(base.backbone, width_per_group=8, stem_out_channels=16, res2_out_channels=32)
     config = dataclasses.replace(
         base, backbone=backbone, image_size=image_size, name="tiny",
         pixel_decoder=dataclasses.replace(base.pixel_decoder, conv_dim=32, mask_dim=32, encoder_layers=1,
@@ -171,6 +174,33 @@ def tiny_rela_checkpoint(path: Path, *, image_size: int = 64, seed: int = 0) -> 
             parameter.add_(torch.randn_like(parameter) * 0.05)
     save_checkpoint(model, path)
     return path
+
+
+def tiny_lavt_checkpoint(path: Path, *, image_size: int = 64, seed: int = 0) -> Path:
+    """A randomly initialised, very small LAVT (16-wide Swin, 32-wide BERT) saved in the official format."""
+    import dataclasses
+
+    import torch
+
+    from grefbench.models import save_checkpoint
+    from grefbench.models.lavt.build import build_lavt
+    from grefbench.models.lavt.config import load_config
+
+    base = load_config("lavt_swin_b")
+    swin = dataclasses.replace(base.swin, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4,
+                               drop_path_rate=0.0)
+    config = dataclasses.replace(base, swin=swin, image_size=image_size, name="tiny")
+    text = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "intermediate_size": 64}
+    torch.manual_seed(seed)
+    model = build_lavt(config=config, text_config=text)
+    with torch.no_grad():  # foreground and background both occur, and some masks come out empty
+        model.classifier.conv1_1.bias.copy_(torch.tensor([0.0, -0.02]))
+    save_checkpoint(model, path)
+    return path
+
+
+FAMILY_CHECKPOINTS = {"rela": tiny_rela_checkpoint, "lavt": tiny_lavt_checkpoint}
 
 
 def free_port() -> int:

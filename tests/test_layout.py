@@ -47,7 +47,7 @@ def test_bert_builds_from_the_checkout_root_under_python_m(tmp_path):
     script = tmp_path / "build_bert.py"
     script.write_text(
         "import sys\n"
-        "from grefbench.models.rela.text import build_text_encoder, make_text_config\n"
+        "from grefbench.models.text.bert import build_text_encoder, make_text_config\n"
         "config = make_text_config({'hidden_size': 32, 'num_hidden_layers': 1, 'num_attention_heads': 2,\n"
         "                           'intermediate_size': 37, 'vocab_size': 50})\n"
         "build_text_encoder(config)\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from grefbench.errors import DatasetError
-from grefbench.io import jsonio
+from grefbench.io import jsonio, limits
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,15 @@ class _PlainDataUnpickler(pickle.Unpickler):
 
 
 def read_bytes(path: Path, what: str, layout: str) -> tuple[bytes, AnnotationFile]:
-    """Read a whole file; a missing one names the path and the expected layout."""
+    """Read a whole file (size-capped, see io/limits.py); a missing one names the path and the expected layout."""
     try:
-        data = path.read_bytes()
+        data = limits.read_input(path, inflate=False)
     except FileNotFoundError:
         raise DatasetError(f"{what} not found: {path}. Expected layout: {layout}") from None
     except OSError as error:
         raise DatasetError(f"cannot read {what} {path}: {error.strerror or error}") from None
+    except limits.Refused as error:
+        raise DatasetError(f"{what} {path}: {error}") from None
     return data, AnnotationFile(path, hashlib.sha256(data).hexdigest())
 
 

@@ -22,8 +22,8 @@ from grefbench import parallel
 from grefbench.cache import cache_root
 from grefbench.data.protocols import Protocol, get_protocol
 from grefbench.data.split import ReferSplit
-from grefbench.errors import DatasetError
-from grefbench.io import rle
+from grefbench.errors import DatasetError, GrefbenchError, shown
+from grefbench.io import limits, rle
 from grefbench.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -44,13 +44,23 @@ def _scale_polygon(polygon: list, x_ratio: float, y_ratio: float) -> np.ndarray:
 
 
 def instance_rle(annotation: dict, height: int, width: int, protocol: Protocol) -> dict | None:
-    """RLE (bytes counts) of one annotation at the protocol's mask size; None without a valid segmentation."""
+    """RLE (bytes counts) of one annotation at the protocol's mask size; None without a valid polygon.
+
+    Untrusted numbers are checked before pycocotools sees them (io/limits.py): a coordinate far
+    outside the image would make its rasteriser walk (and allocate for) every pixel of the edge.
+    """
     out_height, out_width = protocol.mask_size(height, width)
     segmentation = annotation.get("segmentation")
+    where = f"annotation {shown(annotation.get('id'))} (image {shown(annotation.get('image_id'))})"
+    if not isinstance(segmentation, (list, dict)):
+        found = "no 'segmentation'" if segmentation is None else f"the segmentation {shown(segmentation)}"
+        raise DatasetError(f"{where} has {found}; expected polygons or an RLE")
     try:
         if isinstance(segmentation, dict):
             return _rle_segmentation(segmentation, height, width, out_height, out_width)
-        polygons = _valid_polygons(segmentation or [])
+        polygons = _valid_polygons(segmentation)
+        for polygon in polygons:
+            limits.polygon(polygon, height, width)
         if not polygons:
             return None
         if (out_height, out_width) != (height, width):
@@ -58,20 +68,25 @@ def instance_rle(annotation: dict, height: int, width: int, protocol: Protocol) 
             y_ratio = out_height * 1.0 / height
             polygons = [_scale_polygon(p, x_ratio, y_ratio) for p in polygons]
         parts = coco_mask.frPyObjects(polygons, out_height, out_width)
+    except limits.Refused as error:
+        raise DatasetError(f"{where}: {error}") from None
     except (ValueError, TypeError, KeyError) as error:
-        raise DatasetError(f"annotation {annotation.get('id')}: malformed segmentation ({error})") from None
+        raise DatasetError(f"{where}: malformed segmentation ({error})") from None
     merged = coco_mask.merge(parts) if len(parts) > 1 else parts[0]
     return {"size": [out_height, out_width], "counts": merged["counts"]}
 
 
 def _rle_segmentation(segmentation: dict, height: int, width: int, out_height: int, out_width: int) -> dict:
-    if list(segmentation.get("size", [])) != [height, width]:
-        raise ValueError(f"RLE size {segmentation.get('size')} differs from the image size {[height, width]}")
-    if isinstance(segmentation["counts"], list):
+    if segmentation.get("size") != [height, width]:
+        raise ValueError(f"RLE size {shown(segmentation.get('size'))} differs from the image size {[height, width]}")
+    if isinstance(segmentation.get("counts"), list):
+        limits.run_lengths(segmentation["counts"], height * width)
         segmentation = coco_mask.frPyObjects(segmentation, height, width)
     else:
-        counts = segmentation["counts"]
-        counts = counts.encode("ascii") if isinstance(counts, str) else counts
+        counts = segmentation.get("counts")
+        if not isinstance(counts, str) or not counts.isascii():
+            raise ValueError("RLE 'counts' must be a list of runs or a COCO compressed string")
+        counts = counts.encode("ascii")
         problem = rle.check_counts([counts], [height * width])
         if problem is not None:
             raise ValueError(problem.reason)
@@ -157,15 +172,15 @@ def cache_path(split: ReferSplit, protocol: Protocol, directory: Path | None = N
                   str(GROUND_TRUTH_VERSION)]).encode()
     ).hexdigest()[:20]
     base = directory if directory is not None else cache_root() / "groundtruth"
-    safe_dataset = split.dataset.replace("+", "plus")
-    return base / f"{safe_dataset}-{split.split}-{protocol.name}-{key}.npz"
+    # The split's name comes from the refs file: it must not lead out of the cache folder.
+    return base / f"{limits.file_name_part(split.dataset)}-{limits.file_name_part(split.split)}-{protocol.name}-{key}.npz"
 
 
 def _save(path: Path, truth: GroundTruth) -> None:
     ref_ids = np.fromiter(truth.rles, dtype=np.int64)
     sizes, offsets, joined = rle.pack([truth.rles[r] for r in ref_ids.tolist()])
     areas = np.array([truth.areas[r] for r in ref_ids.tolist()], dtype=np.int64)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, cache=True) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, version=np.array([GROUND_TRUTH_VERSION]), ref_ids=ref_ids, sizes=sizes,
                      offsets=offsets, counts=np.frombuffer(joined, dtype=np.uint8), areas=areas)
@@ -220,7 +235,7 @@ def load_ground_truth(
         cached.areas.update(built.areas)
         try:
             _save(path, cached)
-        except OSError as error:
+        except (OSError, GrefbenchError) as error:  # a cache that cannot be written only warns
             logger.warning("could not write the ground-truth cache %s: %s", path, error)
     if len(cached.rles) == len(expected):
         return cached

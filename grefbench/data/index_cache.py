@@ -18,6 +18,8 @@ import numpy as np
 from grefbench.cache import cache_root
 from grefbench.data.files import AnnotationFile
 from grefbench.data.split import ReferSplit, SentenceRecord
+from grefbench.errors import GrefbenchError
+from grefbench.io import limits
 from grefbench.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,8 @@ _SEPARATOR = "\x00"
 
 def index_path(dataset: str, split: str, files: tuple[AnnotationFile, ...]) -> Path:
     key = hashlib.sha256("|".join([*(f.sha256 for f in files), dataset, split, str(INDEX_VERSION)]).encode()).hexdigest()[:20]
-    return cache_root() / "index" / f"{dataset.replace('+', 'plus')}-{split}-{key}.npz"
+    # The split's name comes from the refs file: it must not lead out of the cache folder.
+    return cache_root() / "index" / f"{limits.file_name_part(dataset)}-{limits.file_name_part(split)}-{key}.npz"
 
 
 def _joined(texts: list[str]) -> np.ndarray | None:
@@ -63,10 +66,10 @@ def save(split: ReferSplit) -> None:
         "sentences": sentences, "file_names": names, "meta": np.frombuffer(meta.encode(), dtype=np.uint8),
     }
     try:
-        with atomic_path(path) as tmp:
+        with atomic_path(path, cache=True) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **columns)
-    except OSError as error:
+    except (OSError, GrefbenchError) as error:
         logger.warning("could not write the split index %s: %s", path, error)
 
 

@@ -23,7 +23,8 @@ from grefbench.data.files import (
     parse_refs,
     read_bytes,
 )
-from grefbench.errors import DatasetError
+from grefbench.errors import DatasetError, shown
+from grefbench.io import limits
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +122,36 @@ def _as_id_list(value: object) -> list:
 def _has_valid_polygon(segmentation: object) -> bool:
     if isinstance(segmentation, dict):
         return True
+    if not isinstance(segmentation, list):
+        return False
     return any(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation or [])
+
+
+def _image_fields(image: dict, path: Path) -> tuple[str, int, int]:
+    """file_name, height and width of a COCO image entry, checked (they size every mask of the image)."""
+    try:
+        file_name = limits.text(image["file_name"], "'file_name'")
+        if not file_name:
+            raise limits.Refused("'file_name' is empty")
+        height, width = limits.side(image["height"], "'height'"), limits.side(image["width"], "'width'")
+        limits.mask_size([height, width], "the size [height, width]")  # its masks are h x w
+        return file_name, height, width
+    except KeyError as error:
+        raise DatasetError(f"{path}: image {shown(image.get('id'))} lacks the field {error}") from None
+    except limits.Refused as error:
+        raise DatasetError(f"{path}: image {shown(image.get('id'))}: {error}") from None
+
+
+def _category_name(category: dict) -> str:
+    name = category.get("name")
+    return name if isinstance(name, str) else str(category["id"])
 
 
 def _tables(instances: dict, path: Path) -> tuple[dict[int, dict], dict[int, dict], dict[int, str]]:
     try:
         images = {image["id"]: image for image in instances["images"]}
         annotations = {ann["id"]: ann for ann in instances["annotations"]}
-        categories = {cat["id"]: cat.get("name", str(cat["id"])) for cat in instances.get("categories", [])}
+        categories = {cat["id"]: _category_name(cat) for cat in instances.get("categories", [])}
     except (KeyError, TypeError, AttributeError):
         raise DatasetError(f"{path}: every image, annotation and category needs an 'id'") from None
     return images, annotations, categories
@@ -172,19 +195,35 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
     records: list[SentenceRecord] = []
     skipped_invalid = 0
     refs_path = refs_file.path
+    # A pickle can repeat one object many times for a few bytes (a memo reference); every sentence
+    # and annotation id of a real refs file takes at least a byte of it.
+    budget = refs_file.path.stat().st_size + 1000
     for index, ref in enumerate(refs):
         try:
-            ref_split = ref["split"]
+            ref_split = limits.text(ref["split"], "'split'")
             available[ref_split] = None
             if ref_split != split:
                 continue
-            ref_id = ref["ref_id"]
-            image_id = ref["image_id"]
+            ref_id = limits.integer(ref["ref_id"], "'ref_id'")
+            image_id = limits.integer(ref["image_id"], "'image_id'")
             ann_ids = _as_id_list(ref["ann_id"])
             category_ids = _as_id_list(ref.get("category_id", []))
             sentences = ref["sentences"]
-        except (KeyError, TypeError) as error:
-            raise DatasetError(f"{refs_path}: ref #{index} lacks the field {error}") from None
+            if not isinstance(sentences, list):
+                raise DatasetError(f"{refs_path}: ref #{index}: 'sentences' must be a list")
+            budget -= len(sentences) + len(ann_ids) + len(category_ids)
+            if budget < 0:
+                raise DatasetError(f"{refs_path}: holds more sentences and ids than bytes: it repeats shared "
+                                   "objects (a pickle bomb?); write each ref out in full")
+            ann_ids = [limits.integer(a, "'ann_id'") for a in ann_ids]
+            category_ids = [limits.integer(c, "'category_id'") for c in category_ids]
+        except KeyError as error:
+            raise DatasetError(f"{refs_path}: ref #{index} lacks the field {shown(error.args[0])}") from None
+        except TypeError:
+            raise DatasetError(f"{refs_path}: ref #{index} is not an object with split, ref_id, image_id, ann_id "
+                               "and sentences") from None
+        except limits.Refused as error:
+            raise DatasetError(f"{refs_path}: ref #{index}: {error}") from None
         image = images.get(image_id)
         if image is None:
             raise DatasetError(f"{refs_path}: ref {ref_id} refers to image {image_id}, which is not in {instances_path}")
@@ -202,25 +241,27 @@ def _index(spec: DatasetSpec, split: str, root: Path, refs: list, refs_file: Ann
                 if ann.get("image_id") != image_id:
                     raise DatasetError(
                         f"{refs_path}: ref {ref_id} is on image {image_id} but its annotation {ann_id} "
-                        f"is on image {ann.get('image_id')}"
+                        f"is on image {shown(ann.get('image_id'))}"
                     )
             if not spec.multi_target and not _has_valid_polygon(annotations[ann_ids[0]].get("segmentation")):
                 # The official single-target loader drops refs whose object has no valid polygon.
                 skipped_invalid += 1
                 continue
-        file_name = image["file_name"]
-        height = image["height"]
-        width = image["width"]
+        file_name, height, width = _image_fields(image, instances_path)
         ann_tuple = tuple(ann_ids)
         cat_tuple = tuple(category_ids)
         for sentence in sentences:
             try:
-                records.append(
-                    SentenceRecord(sentence["sent_id"], ref_id, image_id, file_name, height, width,
-                                   sentence["raw"], ann_tuple, no_target, cat_tuple)
-                )
-            except (KeyError, TypeError) as error:
-                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} lacks the field {error}") from None
+                sent_id = limits.integer(sentence["sent_id"], "'sent_id'")
+                raw = limits.text(sentence["raw"], "'raw'")
+            except KeyError as error:
+                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} lacks the field {shown(error.args[0])}") from None
+            except TypeError:
+                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id} is not an object with sent_id and raw") from None
+            except limits.Refused as error:
+                raise DatasetError(f"{refs_path}: a sentence of ref {ref_id}: {error}") from None
+            records.append(SentenceRecord(sent_id, ref_id, image_id, file_name, height, width, raw, ann_tuple,
+                                          no_target, cat_tuple))
 
     if split not in available:
         raise DatasetError(

@@ -34,17 +34,18 @@ def subset(split: ReferSplit, limit: int | None) -> ReferSplit:
 
 
 def evaluate_model(model, split: ReferSplit, *, protocol: str = "rela480", batch_size: int = 8, tokenizer=None,
-                   device: str = "cpu", workers: int = 0) -> ScoreResult:
+                   device: str = "cpu", workers: int = 0, min_area: int = 0) -> ScoreResult:
     """Predict every sentence of `split` with `model` (eval mode, no grad) and score the predictions."""
     import torch
     from torch.utils.data import DataLoader
 
     from grefbench.inference.inputs import SentenceInputs, keep_batch
-    from grefbench.models.rela.text import ReferringTokenizer
+    from grefbench.models.family import family_of
 
-    image_size = int(model.config.image_size)
-    tokenizer = tokenizer or ReferringTokenizer(max_tokens=int(model.config.max_tokens))
-    dataset = SentenceInputs(split.records, image_root(split.root), image_size, tokenizer)
+    family = family_of(model)
+    transform = family.transform(model)
+    tokenizer = tokenizer or family.tokenizer(model, None)
+    dataset = SentenceInputs(split.records, image_root(split.root), transform, tokenizer)
     batches = [list(range(i, min(i + batch_size, len(split.records)))) for i in range(0, len(split.records), batch_size)]
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=keep_batch, num_workers=workers,
                         generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
@@ -59,7 +60,8 @@ def evaluate_model(model, split: ReferSplit, *, protocol: str = "rela480", batch
                     raise DatasetError(batch["error"])
                 outputs = model(batch["images"].to(device), batch["lang_tokens"].to(device), batch["lang_mask"].to(device))
                 records = [split.records[i] for i in batch["indices"].tolist()]
-                entries.extend(prediction_entries(outputs["ref_seg"], outputs["nt_label"], records, image_size, resolved))
+                entries.extend(prediction_entries(family.decode(outputs), records, transform, resolved,
+                                                  min_area=min_area))
     finally:
         model.train(was_training)
     document = {"format": FORMAT, "dataset": split.dataset, "split": split.split, "protocol": resolved.name,

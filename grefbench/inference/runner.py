@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,6 +52,8 @@ class EvalOptions:
     shard_size: int = 256
     restart: bool = False
     threads: int | None = None
+    min_area: int = 0
+    share_images: bool = True
     extra_provenance: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,20 +102,20 @@ def _autocast(device: str, precision: str):
     return torch.autocast(kind, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
-def _compute_shards(model, split: ReferSplit, shards: list[Shard], store: ShardStore, options: EvalOptions,
+def _compute_shards(model, family, split: ReferSplit, shards: list[Shard], store: ShardStore, options: EvalOptions,
                     device: str, advance: Callable[[int], None]) -> None:
     """Run the model over `shards`, saving each one as soon as its last batch is done."""
     import torch
     from torch.utils.data import DataLoader
 
     from grefbench.inference.inputs import SentenceInputs, keep_batch
-    from grefbench.models.rela.text import ReferringTokenizer
 
     if not shards:
         return
-    image_size = int(model.config.image_size)
-    tokenizer = ReferringTokenizer(options.tokenizer, max_tokens=int(model.config.max_tokens))
-    dataset = SentenceInputs(split.records, image_root(split.root), image_size, tokenizer)
+    transform = family.transform(model)
+    tokenizer = family.tokenizer(model, options.tokenizer)
+    share = options.share_images and family.shares_images(model)
+    dataset = SentenceInputs(split.records, image_root(split.root), transform, tokenizer)
     batches = [list(batch) for shard in shards for batch in shard.batches]
     owner = [shard for shard in shards for _ in shard.batches]
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=keep_batch, num_workers=options.workers,
@@ -126,23 +128,51 @@ def _compute_shards(model, split: ReferSplit, shards: list[Shard], store: ShardS
             if "error" in batch:
                 raise DatasetError(batch["error"])
             with _autocast(device, options.precision):
-                outputs = model(batch["images"].to(device, non_blocking=True), batch["lang_tokens"].to(device),
-                                batch["lang_mask"].to(device))
+                outputs = run_batch(model, batch, device, share)
             records = [split.records[i] for i in batch["indices"].tolist()]
-            pending.setdefault(shard.number, []).extend(
-                prediction_entries(outputs["ref_seg"], outputs["nt_label"], records, image_size, protocol))
+            pending.setdefault(shard.number, []).extend(prediction_entries(
+                family.decode(outputs), records, transform, protocol, min_area=options.min_area))
             remaining[shard.number] -= 1
             if remaining[shard.number] == 0:
                 store.save(shard, pending.pop(shard.number))
             advance(len(records))
 
 
+def run_batch(model, batch: dict[str, Any], device: str, share: bool) -> dict[str, Any]:
+    """Eval-mode outputs for a batch: with `share`, the image encoder runs once per distinct image."""
+    tokens, mask = batch["lang_tokens"].to(device), batch["lang_mask"].to(device)
+    if share:
+        encoded = model.encode_images(batch["unique_images"].to(device, non_blocking=True))
+        return model.decode_sentences(encoded, batch["image_index"].to(device), tokens, mask)
+    return model(batch["images"].to(device, non_blocking=True), tokens, mask)
+
+
+def model_description(options: EvalOptions, family, model) -> dict[str, Any]:
+    """What the outputs record of the model: name, config, weights and their hash, input, no-target rule."""
+    transform = family.transform(model)
+    info: dict[str, Any] = {"name": options.model, "config": str(options.config) if options.config else None,
+                            "weights": str(options.weights) if options.weights else None,
+                            "weights_sha256": file_sha256(options.weights) if options.weights else None,
+                            "image_size": int(transform.input_size[0]), "input": transform.describe()}
+    if not family.no_target_head:
+        info["no_target_rule"] = ("empty mask" if options.min_area <= 0
+                                  else f"mask of fewer than {options.min_area} pixels")
+        info["min_area"] = options.min_area
+    return info
+
+
 def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None = None) -> EvalOutputs | None:
     """Evaluate; returns the outputs on rank 0 (None on other ranks)."""
     import torch
 
-    from grefbench.models import load_model
+    from grefbench.models import get_model_spec, load_model
 
+    family = get_model_spec(options.model)
+    if options.min_area < 0:
+        raise UsageError(f"--min-area must be 0 or more, not {options.min_area}")
+    if options.min_area and family.no_target_head:
+        raise UsageError(f"--min-area is for families that call an empty mask no-target; {family.name} has a "
+                         "no-target head")
     if options.precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {options.precision!r}")
     if options.batch_size < 1 or options.shard_size < 1 or options.workers < 0:
@@ -159,10 +189,7 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
         check_images(split)
         model = load_model(options.model, config=options.config, weights=options.weights,
                            text_config=options.text_config, device=device)
-        weights_sha256 = file_sha256(options.weights) if options.weights else None
-        model_info = {"name": options.model, "config": str(options.config) if options.config else None,
-                      "weights": str(options.weights) if options.weights else None,
-                      "weights_sha256": weights_sha256, "image_size": int(model.config.image_size)}
+        model_info = model_description(options, family, model)
         settings = {"format": FORMAT, "model": model_info, "dataset": split.dataset, "split": split.split,
                     "protocol": protocol.name, "annotation_files": [f.sha256 for f in split.files],
                     "batch_size": options.batch_size, "shard_size": options.shard_size,
@@ -182,7 +209,7 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
         bar = progress("evaluating", computed) if progress and context.is_main else None
         try:
             with bar if bar is not None else contextlib.nullcontext(lambda n=1: None) as advance:
-                _compute_shards(model, split, todo, store, options, device, advance)
+                _compute_shards(model, family, split, todo, store, options, device, advance)
         except GrefbenchError as error:
             if not context.active:
                 raise
@@ -220,8 +247,3 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
     write_grec_outputs(parsed, entries, split, out)  # GREC: boxes derived from the masks, and their metrics
     table_path = write_table(out / "per_sentence.parquet", result.per_sentence(), result.provenance)
     return EvalOutputs(result, predictions_path, metrics_path, table_path, time.perf_counter() - started, computed)
-
-
-def options_summary(options: EvalOptions) -> dict[str, Any]:
-    """The options as plain data (for logs)."""
-    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}

@@ -1,14 +1,13 @@
-"""Reading a prediction document (masks or boxes): JSON or gzipped JSON, any damage a SubmissionError."""
+"""Reading a prediction document (masks or boxes): JSON or gzipped JSON, size-capped (io/limits.py),
+any damage a SubmissionError."""
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from pathlib import Path
 from typing import Any
 
 from grefbench.errors import SubmissionError
-from grefbench.io import jsonio
+from grefbench.io import jsonio, limits
 
 
 def _fail(path: Path, message: str) -> SubmissionError:
@@ -16,25 +15,20 @@ def _fail(path: Path, message: str) -> SubmissionError:
 
 
 def read_document(path: str | Path) -> tuple[Path, Any]:
-    """Read and parse a JSON or gzipped-JSON file; any damage is a SubmissionError."""
+    """Read and parse a JSON or gzipped-JSON file (size-capped, see io/limits.py); any damage is a SubmissionError."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = limits.read_input(path)
     except FileNotFoundError:
         raise _fail(path, "file not found") from None
     except IsADirectoryError:
         raise _fail(path, "is a directory, expected a prediction file") from None
     except OSError as error:
         raise _fail(path, f"cannot read ({error.strerror or error})") from None
+    except limits.Refused as error:
+        raise _fail(path, str(error)) from None
     if not data:
         raise _fail(path, "file is empty")
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, OSError, zlib.error):
-            raise _fail(path, "gzip stream is truncated or corrupt") from None
-        if not data:
-            raise _fail(path, "file is empty (inside gzip)")
     try:
         return path, jsonio.loads(data)
     except jsonio.DecodeError as error:

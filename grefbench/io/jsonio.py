@@ -14,9 +14,12 @@ import orjson
 DecodeError = json.JSONDecodeError
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def loads(data: bytes) -> Any:
-    """Parse UTF-8 JSON bytes (raises `DecodeError`)."""
-    return orjson.loads(data)
+    """Parse UTF-8 JSON bytes, a leading byte-order mark allowed (RFC 8259; raises `DecodeError`)."""
+    return orjson.loads(memoryview(data)[3:] if data[:3] == _BOM else data)
 
 
 def describe(error: json.JSONDecodeError, data: bytes) -> str:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from grefbench.data.protocols import PROTOCOLS, get_protocol
-from grefbench.errors import SubmissionError
-from grefbench.io import rle
+from grefbench.errors import SubmissionError, shown
+from grefbench.io import limits, rle
 from grefbench.io.atomic import atomic_open
 from grefbench.io.documents import read_document  # noqa: F401 (imported from here by callers)
 
@@ -78,14 +78,14 @@ def parse_predictions(path: Path, document: Any) -> PredictionFile:
             raise _fail(path, f"missing the field {key!r}")
     unknown = sorted(set(document) - _TOP_KEYS)
     if unknown:
-        raise _fail(path, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+        raise _fail(path, f"unknown field {shown(unknown[0])} (allowed: {', '.join(sorted(_TOP_KEYS))})")
     if document["format"] != FORMAT:
-        raise _fail(path, f"field 'format' is {document['format']!r}, expected {FORMAT!r}")
+        raise _fail(path, f"field 'format' is {shown(document['format'])}, expected {FORMAT!r}")
     for key in ("dataset", "split", "protocol"):
         if not isinstance(document[key], str):
             raise _fail(path, f"field {key!r} must be a string")
     if document["protocol"] not in PROTOCOLS:
-        raise _fail(path, f"field 'protocol' is {document['protocol']!r}; expected one of {', '.join(PROTOCOLS)}")
+        raise _fail(path, f"field 'protocol' is {shown(document['protocol'])}; expected one of {', '.join(PROTOCOLS)}")
     model = document["model"]
     if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
         raise _fail(path, "field 'model' must be an object with a non-empty string 'name'")
@@ -95,6 +95,11 @@ def parse_predictions(path: Path, document: Any) -> PredictionFile:
     provenance = document.get("provenance", {})
     if not isinstance(provenance, dict):
         raise _fail(path, "field 'provenance' must be an object")
+    try:  # both are copied into every output and sent between processes
+        limits.nesting(model, "field 'model'")
+        limits.nesting(provenance, "field 'provenance'")
+    except limits.Refused as error:
+        raise _fail(path, str(error)) from None
 
     n = len(predictions)
     sent_ids = np.empty(n, dtype=np.int64)
@@ -104,16 +109,17 @@ def parse_predictions(path: Path, document: Any) -> PredictionFile:
         where = f"predictions[{i}]"
         if not isinstance(entry, dict):
             raise _fail(path, f"{where} must be an object")
-        sent_id = entry.get("sent_id")
-        if type(sent_id) is not int:
-            raise _fail(path, f"{where}: 'sent_id' must be an integer, found {json.dumps(sent_id)}")
+        try:
+            sent_id = limits.integer(entry.get("sent_id"), "'sent_id'")
+        except limits.Refused as error:
+            raise _fail(path, f"{where}: {error}") from None
         where = f"sent_id {sent_id}"
         extra = set(entry) - _ENTRY_KEYS
         if extra:
-            raise _fail(path, f"{where}: unknown field {sorted(extra)[0]!r} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+            raise _fail(path, f"{where}: unknown field {shown(sorted(extra)[0])} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
         flag = entry.get("no_target")
         if type(flag) is not bool:
-            raise _fail(path, f"{where}: 'no_target' must be true or false, found {json.dumps(flag)}")
+            raise _fail(path, f"{where}: 'no_target' must be true or false, found {shown(flag)}")
         score = entry.get("no_target_score")
         if score is not None and (type(score) not in (int, float) or not 0 <= score <= 1):
             raise _fail(path, f"{where}: 'no_target_score' must be a number in [0, 1]")
@@ -146,15 +152,17 @@ def _check_mask_fields(path: Path, where: str, mask: Any) -> dict:
         raise _fail(path, f"{where}: 'mask' must be an RLE object {{'size': [h, w], 'counts': str}}")
     size = mask.get("size")
     counts = mask.get("counts")
-    if (not isinstance(size, list) or len(size) != 2 or any(type(v) is not int or v <= 0 for v in size)):
-        raise _fail(path, f"{where}: mask 'size' must be [height, width] with positive integers, found {json.dumps(size)}")
+    try:
+        limits.mask_size(size)
+    except limits.Refused as error:
+        raise _fail(path, f"{where}: {error}") from None
     if not isinstance(counts, str):
         raise _fail(path, f"{where}: mask 'counts' must be a COCO compressed RLE string")
     if not counts.isascii():
         raise _fail(path, f"{where}: mask counts has a character outside the RLE alphabet '0'..'o'")
     extra = set(mask) - {"size", "counts"}
     if extra:
-        raise _fail(path, f"{where}: unknown mask field {sorted(extra)[0]!r}")
+        raise _fail(path, f"{where}: unknown mask field {shown(sorted(extra)[0])}")
     return {"size": size, "counts": counts.encode("ascii")}
 
 
@@ -170,11 +178,11 @@ def check_against_split(predictions: PredictionFile, split: ReferSplit, protocol
     """
     path = predictions.path
     if predictions.dataset != split.dataset:
-        raise _fail(path, f"field 'dataset' is {predictions.dataset!r} but {split.dataset!r} is being scored")
+        raise _fail(path, f"field 'dataset' is {shown(predictions.dataset)} but {split.dataset!r} is being scored")
     if predictions.split != split.split:
-        raise _fail(path, f"field 'split' is {predictions.split!r} but split {split.split!r} is being scored")
+        raise _fail(path, f"field 'split' is {shown(predictions.split)} but split {split.split!r} is being scored")
     if protocol is not None and protocol != predictions.protocol:
-        raise _fail(path, f"field 'protocol' is {predictions.protocol!r} but --protocol {protocol} was given")
+        raise _fail(path, f"field 'protocol' is {shown(predictions.protocol)} but --protocol {protocol} was given")
     position = split.position
     order = np.full(len(split.records), -1, dtype=np.int64)
     for i, sent_id in enumerate(predictions.sent_ids.tolist()):

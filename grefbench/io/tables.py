@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grefbench.errors import UsageError
-from grefbench.io.atomic import atomic_open, atomic_path
+from grefbench.io.atomic import STDOUT, atomic_open, atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,10 +15,14 @@ if TYPE_CHECKING:
 TABLE_SUFFIXES = (".csv", ".parquet")
 
 
+def _is_csv(path: Path) -> bool:
+    return path.suffix.lower() == ".csv" or str(path) == STDOUT  # `-`: CSV on standard output
+
+
 def check_table_path(path: str | Path) -> Path:
-    """Refuse a table path whose suffix is not .csv or .parquet (before any work is done)."""
+    """Refuse a table path whose suffix is not .csv or .parquet (before any work is done); `-` is CSV on stdout."""
     path = Path(path)
-    if path.suffix.lower() not in TABLE_SUFFIXES:
+    if path.suffix.lower() not in TABLE_SUFFIXES and str(path) != STDOUT:
         raise UsageError(f"{path}: per-sentence tables are written as .csv or .parquet, not {path.suffix or 'no suffix'!r}")
     return path
 
@@ -35,7 +39,7 @@ def write_json(path: str | Path, document: dict[str, Any]) -> Path:
 def write_table(path: str | Path, frame: pd.DataFrame, provenance: dict[str, Any]) -> Path:
     """Write a table as CSV (provenance in leading '# ' lines) or Parquet (provenance in the schema metadata)."""
     path = check_table_path(path)
-    if path.suffix.lower() == ".csv":
+    if _is_csv(path):
         with atomic_open(path, "w") as handle:
             for key, value in provenance.items():
                 handle.write(f"# {key}: {json.dumps(value)}\n")

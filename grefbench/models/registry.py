@@ -1,44 +1,22 @@
-"""The model registry: one builder per model name, `load_model` and `list_models`.
+"""The model registry: one `ModelFamily` per name, `load_model`, `list_models` and the demo weights.
 
-Builders import their model code when called, so importing the registry (and listing models)
-loads neither torch modules of the models nor transformers.
+Family entries import their model code when called, so importing the registry (and listing
+models) loads neither the models' torch modules nor transformers.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
-from grefbench.errors import UsageError
-from grefbench.models.rela.presets import PRESETS as RELA_PRESETS  # plain data, no torch
+from grefbench.errors import CheckpointError, UsageError
+from grefbench.models.family import ModelFamily
+from grefbench.models.lavt.family import LAVT
+from grefbench.models.rela.family import RELA
 
-
-def _build_rela(**options: Any) -> Any:
-    from grefbench.models.rela.build import build_rela
-
-    return build_rela(**options)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A registered model: its builder, a one-line summary and the config presets it accepts."""
-
-    name: str
-    summary: str
-    presets: tuple[str, ...]
-    build: Callable[..., Any]
-
-
-MODELS: dict[str, ModelSpec] = {
-    "rela": ModelSpec(
-        name="rela",
-        summary="ReLA (henghuiding/ReLA, CVPR 2023) with official checkpoints: ResNet-50, Swin-T, Swin-B",
-        presets=tuple(RELA_PRESETS),
-        build=_build_rela,
-    ),
-}
+MODELS: dict[str, ModelFamily] = {family.name: family for family in (RELA, LAVT)}
 
 
 def list_models() -> list[str]:
@@ -46,7 +24,7 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
-def get_model_spec(name: str) -> ModelSpec:
+def get_model_spec(name: str) -> ModelFamily:
     """The registry entry of `name`; an unknown name is a UsageError suggesting close names."""
     if name in MODELS:
         return MODELS[name]
@@ -68,7 +46,20 @@ def load_model(
     For "rela": `config` is `rela_r50`, `rela_swin_t`, `rela_swin_b`, an official yaml (with its
     `_BASE_` chain), a detectron2 `cfg.dump()` or a `ReLAConfig`; `weights` an official
     `model_final.pth`, loaded strictly; `text_config` an optional BERT config.json (otherwise the
-    text encoder's shape is read from the checkpoint).
+    text encoder's shape is read from the checkpoint). Each family's page in docs/ has its own.
     """
-    spec = get_model_spec(name)
-    return spec.build(config=config, weights=weights, text_config=text_config, device=device)
+    return get_model_spec(name).build(config=config, weights=weights, text_config=text_config, device=device)
+
+
+def demo_weights(name: str = "rela") -> Path:
+    """The shipped demo weights of family `name` (see the README for each recipe)."""
+    from importlib import resources
+
+    family = get_model_spec(name)
+    if family.demo_weights is None:
+        raise UsageError(f"model {name!r} has no shipped demo weights; pass --weights (and --config)")
+    # Located like the shipped gRefShapes (grefbench.data.synth.resources): through the package.
+    path = Path(str(resources.files("grefbench").joinpath("resources", "weights", family.demo_weights)))
+    if not path.is_file():
+        raise CheckpointError(f"the demo weights are missing from {path} (a broken install?)")
+    return path

@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from grefbench.console import metrics_table
+from grefbench.console import metrics_table, plain
 from grefbench.metrics.grec import GREC_METRIC_NAMES, GREC_OUTCOME_NAMES
 from grefbench.reports.box_analysis import BOX_BREAKDOWN_TITLES, BOX_DEFINITIONS, BoxAnalysis
 from grefbench.reports.box_compare import BoxComparison
@@ -86,7 +85,7 @@ def print_box_analysis(document: dict[str, Any], console: Console) -> None:
     """Metrics, failure classes and every breakdown of a box analysis document."""
     title = (f"GREC · {document['dataset']} {document['split']} · "
              f"{_name(document['model'], document['derived_from_masks'])}")
-    console.print(metrics_table(escape(title), document["metrics"], document["breakdown"], GREC_METRIC_NAMES))
+    console.print(metrics_table(title, document["metrics"], document["breakdown"], GREC_METRIC_NAMES))
     classes = Table(title="failure classes (GREC outcome of each sentence)", title_justify="left")
     for column, justify in (("class", "left"), ("sentences", "right"), ("%", "right"), ("rule", "left")):
         classes.add_column(column, justify=justify)
@@ -102,14 +101,14 @@ def print_box_comparison(document: dict[str, Any], console: Console) -> None:
     for key in ("a", "b"):
         side = document[key]
         label = " (boxes derived from masks)" if side["derived_from_masks"] else ""
-        console.print(f"{key.upper()} = {escape(side['name'])}{label}  ({escape(side['file'])})", highlight=False)
-    deltas = Table(title=f"GREC · {document['dataset']} {document['split']}: B - A", title_justify="left")
+        console.print(plain(f"{key.upper()} = {side['name']}{label}  ({side['file']})", limit=None))
+    deltas = Table(title=plain(f"GREC · {document['dataset']} {document['split']}: B - A"), title_justify="left")
     for column in ("metric", "A", "B", "B - A", "95% interval"):
         deltas.add_column(column, justify="left" if column == "metric" else "right")
     for row in document["deltas"]:
         interval = "—" if row["low"] is None else f"[{row['low']:+.2f}, {row['high']:+.2f}]"
         delta = "—" if row["delta"] is None else f"{row['delta']:+.2f}"
-        deltas.add_row(escape(row["metric"]), _cell(row["a"]), _cell(row["b"]), delta, interval)
+        deltas.add_row(plain(row["metric"]), _cell(row["a"]), _cell(row["b"]), delta, interval)
     console.print(deltas)
     wins = Table(title="per-sentence F1: B wins / loses / ties, by failure class of A", title_justify="left")
     for column in ("class of A", "sentences", "B wins", "B loses", "ties"):
@@ -117,7 +116,7 @@ def print_box_comparison(document: dict[str, Any], console: Console) -> None:
     for row in document["win_loss"]:
         wins.add_row(row["class_a"], str(row["sentences"]), str(row["wins_b"]), str(row["losses_b"]), str(row["ties"]))
     console.print(wins)
-    console.print(f"[bold]{escape(document['verdict'])}[/]", highlight=False)
+    console.print(plain(document["verdict"], limit=None, style="bold"))
 
 
 def box_analysis_page(document: dict[str, Any]) -> str:

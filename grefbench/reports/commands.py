@@ -16,9 +16,11 @@ from typing import Optional
 
 import typer
 
+from grefbench import usage
 from grefbench.errors import UsageError
 
-leaderboard_app = typer.Typer(no_args_is_help=True, help="The static leaderboard site built from submissions/.")
+leaderboard_app = typer.Typer(context_settings=usage.CONTEXT_SETTINGS, callback=usage.require_command,
+                              invoke_without_command=True, help="The static leaderboard site built from submissions/.")
 
 
 def _root(dataset: str, data_root: Optional[Path]) -> Path:
@@ -30,6 +32,13 @@ def _root(dataset: str, data_root: Optional[Path]) -> Path:
 def _check_suffix(path: Optional[Path], suffix: str, option: str) -> None:
     if path is not None and path.suffix.lower() != suffix:
         raise UsageError(f"{option} {path}: expected a {suffix} file name")
+
+
+def _display(*outputs: Optional[Path]):
+    """The console for the terminal summary: stderr when an output goes to stdout (`-`)."""
+    from grefbench import console
+
+    return console.stderr if usage.writes_stdout(*outputs) else console.stdout
 
 
 def _breakdowns_path(csv_path: Path) -> Path:
@@ -55,28 +64,33 @@ def analyze(
     from grefbench.reports import display
     from grefbench.reports.analysis import analyze_predictions, breakdown_frame
     from grefbench.reports.documents import analysis_document
+    from grefbench.io.atomic import check_outputs, transaction
     from grefbench.reports.html import analysis_page
 
     _check_suffix(html_out, ".html", "--html")
     _check_suffix(csv_out, ".csv", "--csv")
-    if _is_box_file(predictions):
-        _analyze_boxes(predictions, data_root, dataset, split, html_out, csv_out, gallery, quiet)
-        return
-    parsed = read_predictions(predictions)
-    dataset = dataset or parsed.dataset
-    loaded = load_split(_root(dataset, data_root), dataset, split or parsed.split)
-    with console.progress_bar("analyzing", None, enabled=not quiet, unit="sentences") as advance:
-        result = analyze_predictions(parsed, loaded, progress=advance)
-    document = analysis_document(result, gallery_per_class=gallery if html_out is not None else 0,
-                                 with_plots=html_out is not None)
-    page = analysis_page(document) if html_out is not None else None
-    if csv_out is not None:
-        write_table(csv_out, result.frame, result.result.provenance)
-        write_table(_breakdowns_path(csv_out), breakdown_frame(result), result.result.provenance)
-    if page is not None:
-        write_text(html_out, page)
-    if not quiet:
-        display.print_analysis(document, console.stdout)
+    check_outputs({"--html": html_out, "--csv": csv_out,
+                   "the breakdowns CSV": None if csv_out is None else _breakdowns_path(csv_out)},
+                  {"PREDICTIONS": predictions})
+    with transaction():  # a failed command leaves no output behind
+        if _is_box_file(predictions):
+            _analyze_boxes(predictions, data_root, dataset, split, html_out, csv_out, gallery, quiet)
+            return
+        parsed = read_predictions(predictions)
+        dataset = dataset or parsed.dataset
+        loaded = load_split(_root(dataset, data_root), dataset, split or parsed.split)
+        with console.progress_bar("analyzing", None, enabled=not quiet, unit="sentences") as advance:
+            result = analyze_predictions(parsed, loaded, progress=advance)
+        document = analysis_document(result, gallery_per_class=gallery if html_out is not None else 0,
+                                     with_plots=html_out is not None)
+        page = analysis_page(document) if html_out is not None else None
+        if csv_out is not None:
+            write_table(csv_out, result.frame, result.result.provenance)
+            write_table(_breakdowns_path(csv_out), breakdown_frame(result), result.result.provenance)
+        if page is not None:
+            write_text(html_out, page)
+        if not quiet:
+            display.print_analysis(document, _display(html_out, csv_out))
 
 
 def compare(
@@ -102,29 +116,34 @@ def compare(
     from grefbench.reports.analysis import analyze_predictions
     from grefbench.reports.compare import compare_analyses
     from grefbench.reports.documents import comparison_document
+    from grefbench.io.atomic import check_outputs, transaction
     from grefbench.reports.html import comparison_page
 
     _check_suffix(html_out, ".html", "--html")
     _check_suffix(csv_out, ".csv", "--csv")
-    if _is_box_file(first) or _is_box_file(second):
-        _compare_boxes(first, second, data_root, dataset, split, resamples, seed, html_out, csv_out, gallery, quiet)
-        return
-    model_a, model_b = read_predictions(first), read_predictions(second)
-    dataset = dataset or model_a.dataset
-    loaded = load_split(_root(dataset, data_root), dataset, split or model_a.split)
-    comparison = compare_analyses(analyze_predictions(model_a, loaded), analyze_predictions(model_b, loaded),
-                                  resamples=resamples, seed=seed)
-    document = comparison_document(comparison, gallery_size=gallery if html_out is not None else 0)
-    page = comparison_page(document) if html_out is not None else None
-    if csv_out is not None:
-        provenance = {**comparison.a.result.provenance, "predictions_file_b": str(second), "model_b": model_b.model}
-        write_table(csv_out, comparison.paired, provenance)
-    if page is not None:
-        write_text(html_out, page)
-    if quiet:
-        console.stdout.print(document["verdict"], markup=False, highlight=False)
-    else:
-        display.print_comparison(document, console.stdout)
+    check_outputs({"--html": html_out, "--csv": csv_out}, {"A": first, "B": second})
+    with transaction():  # a failed command leaves no output behind
+        if _is_box_file(first) or _is_box_file(second):
+            _compare_boxes(first, second, data_root, dataset, split, resamples, seed, html_out, csv_out, gallery,
+                           quiet)
+            return
+        model_a, model_b = read_predictions(first), read_predictions(second)
+        dataset = dataset or model_a.dataset
+        loaded = load_split(_root(dataset, data_root), dataset, split or model_a.split)
+        comparison = compare_analyses(analyze_predictions(model_a, loaded), analyze_predictions(model_b, loaded),
+                                      resamples=resamples, seed=seed)
+        document = comparison_document(comparison, gallery_size=gallery if html_out is not None else 0)
+        page = comparison_page(document) if html_out is not None else None
+        if csv_out is not None:
+            provenance = {**comparison.a.result.provenance, "predictions_file_b": str(second),
+                          "model_b": model_b.model}
+            write_table(csv_out, comparison.paired, provenance)
+        if page is not None:
+            write_text(html_out, page)
+        if quiet:
+            _display(html_out, csv_out).print(console.plain(document["verdict"], limit=None))
+        else:
+            display.print_comparison(document, _display(html_out, csv_out))
 
 
 def _is_box_file(path: Path) -> bool:
@@ -136,7 +155,6 @@ def _is_box_file(path: Path) -> bool:
 def _analyze_boxes(path: Path, data_root: Optional[Path], dataset: Optional[str], split: Optional[str],
                    html_out: Optional[Path], csv_out: Optional[Path], gallery: int, quiet: bool) -> None:
     """`analyze` for a GREC box file: calls grefbench.reports.box_analysis.analyze_boxes."""
-    from grefbench import console
     from grefbench.data.split import load_split
     from grefbench.io.atomic import write_text
     from grefbench.io.boxes import read_boxes
@@ -156,7 +174,7 @@ def _analyze_boxes(path: Path, data_root: Optional[Path], dataset: Optional[str]
     if page is not None:
         write_text(html_out, page)
     if not quiet:
-        print_box_analysis(document, console.stdout)
+        print_box_analysis(document, _display(html_out, csv_out))
 
 
 def _compare_boxes(first: Path, second: Path, data_root: Optional[Path], dataset: Optional[str],
@@ -188,9 +206,9 @@ def _compare_boxes(first: Path, second: Path, data_root: Optional[Path], dataset
     if page is not None:
         write_text(html_out, page)
     if quiet:
-        console.stdout.print(document["verdict"], markup=False, highlight=False)
+        _display(html_out, csv_out).print(console.plain(document["verdict"], limit=None))
     else:
-        print_box_comparison(document, console.stdout)
+        print_box_comparison(document, _display(html_out, csv_out))
 
 
 @leaderboard_app.command("build")
@@ -204,17 +222,18 @@ def leaderboard_build(
 ) -> None:
     """Build the static leaderboard (index + a page per submission); re-scores only what changed."""
     from grefbench import console
+    from grefbench.io.atomic import transaction
     from grefbench.reports.leaderboard import build_leaderboard
 
-    report = build_leaderboard(submissions, out, data_root=data_root, gallery_per_class=gallery,
-                               progress=None if quiet else (lambda message: console.stderr.print(message, highlight=False)))
-    for warning in report.warnings:
-        console.stderr.print(f"warning: {warning}", markup=False, highlight=False)
-    if not quiet:
-        console.stdout.print(
-            f"Built {out / 'index.html'}: {report.submissions} submissions, {report.tables} tables, "
-            f"{len(report.scored)} prediction files scored, {len(report.reused)} reused, "
-            f"{report.reported_rows} reported rows, in {report.seconds:.1f} s", markup=False, highlight=False)
+    with transaction():  # a failed build leaves the site as it was
+        report = build_leaderboard(submissions, out, data_root=data_root, gallery_per_class=gallery,
+                                   progress=None if quiet else (lambda message: console.say(message, stream="stderr")))
+        for warning in report.warnings:
+            console.warning(warning)
+        if not quiet:
+            console.say(f"Built {out / 'index.html'}: {report.submissions} submissions, {report.tables} tables, "
+                        f"{len(report.scored)} prediction files scored, {len(report.reused)} reused, "
+                        f"{report.reported_rows} reported rows, in {report.seconds:.1f} s")
 
 
 def validate_folder(folder: Path, data_root: Optional[Path] = None) -> None:
@@ -223,6 +242,6 @@ def validate_folder(folder: Path, data_root: Optional[Path] = None) -> None:
     from grefbench.reports.submissions import validate_submission
 
     submission, checked = validate_submission(folder, data_root)
-    console.stdout.print(f"OK {folder}: submission {submission.name!r}", markup=False, highlight=False)
+    console.say(f"OK {folder}: submission {submission.name!r}")
     for line in checked:
-        console.stdout.print(f"  {line}", markup=False, highlight=False)
+        console.say(f"  {line}")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from grefbench.console import metrics_table
+from grefbench.console import metrics_table, plain
 from grefbench.metrics.evaluator import METRIC_NAMES
 
 TERMINAL_ROWS = 15
@@ -24,9 +23,9 @@ def _breakdown(title: str, rows: list[dict[str, Any]], names: tuple[str, ...] = 
     table = Table(title=title, title_justify="left")
     table.add_column("group", style="bold")
     for name in names:
-        table.add_column(escape(name) if name != "num_expressions" else "#expr", justify="right")
+        table.add_column(plain(name) if name != "num_expressions" else "#expr", justify="right")
     for row in rows[:TERMINAL_ROWS]:
-        table.add_row(escape(str(row["group"])), *(_cell(row.get(name)) for name in names))
+        table.add_row(plain(row["group"]), *(_cell(row.get(name)) for name in names))
     if len(rows) > TERMINAL_ROWS:
         table.caption = f"{len(rows) - TERMINAL_ROWS} more rows in the HTML and CSV outputs"
     return table
@@ -36,7 +35,7 @@ def print_analysis(document: dict[str, Any], console: Console) -> None:
     """Metrics, failure classes and every breakdown of an analysis document."""
     title = (f"{document['dataset']} {document['split']} · protocol {document['protocol']} · "
              f"{document['model']['name']}")
-    console.print(metrics_table(escape(title), document["metrics"], document["breakdown"]))
+    console.print(metrics_table(title, document["metrics"], document["breakdown"]))
     classes = Table(title="failure classes (first rule that holds, in this order)", title_justify="left")
     for column, justify in (("class", "left"), ("sentences", "right"), ("%", "right"), ("rule", "left")):
         classes.add_column(column, justify=justify)
@@ -49,9 +48,9 @@ def print_analysis(document: dict[str, Any], console: Console) -> None:
 
 def print_comparison(document: dict[str, Any], console: Console) -> None:
     """Verdict, deltas with intervals, and wins per failure class of a comparison document."""
-    console.print(f"A = {escape(document['a']['name'])}  ({escape(document['a']['file'])})", highlight=False)
-    console.print(f"B = {escape(document['b']['name'])}  ({escape(document['b']['file'])})", highlight=False)
-    deltas = Table(title=f"{document['dataset']} {document['split']} · protocol {document['protocol']}: B - A",
+    console.print(plain(f"A = {document['a']['name']}  ({document['a']['file']})", limit=None))
+    console.print(plain(f"B = {document['b']['name']}  ({document['b']['file']})", limit=None))
+    deltas = Table(title=plain(f"{document['dataset']} {document['split']} · protocol {document['protocol']}: B - A"),
                    title_justify="left")
     for column in ("metric", "A", "B", "B - A", "95% interval"):
         deltas.add_column(column, justify="left" if column == "metric" else "right")
@@ -66,4 +65,4 @@ def print_comparison(document: dict[str, Any], console: Console) -> None:
     for row in document["win_loss"]:
         wins.add_row(row["class_a"], str(row["sentences"]), str(row["wins_b"]), str(row["losses_b"]), str(row["ties"]))
     console.print(wins)
-    console.print(f"[bold]{escape(document['verdict'])}[/]", highlight=False)
+    console.print(plain(document["verdict"], limit=None, style="bold"))

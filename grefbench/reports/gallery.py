@@ -46,9 +46,11 @@ def _display_size(height: int, width: int, limit: int) -> tuple[int, int]:
 
 def _background(path: Path, size: tuple[int, int]) -> tuple[Image.Image, bool]:
     try:
+        if not path.is_file():  # a FIFO would block the build, a device would never end
+            raise FileNotFoundError(path)
         with Image.open(path) as image:
             return image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR), True
-    except (OSError, ValueError):
+    except (OSError, ValueError, Image.DecompressionBombError):  # a damaged or hostile image: no background
         return Image.new("RGB", (size[1], size[0]), (128, 128, 128)), False
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any
 import grefbench
 from grefbench.data.catalog import DATASETS
 from grefbench.errors import UsageError
-from grefbench.io.atomic import write_text
+from grefbench.io.atomic import remove, same_file, write_text
 from grefbench.io.tables import write_json
 from grefbench.provenance import file_sha256
 from grefbench.reports import html
@@ -67,23 +66,48 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def _read_state(path: Path) -> dict[str, Any]:
+def _read_state(path: Path) -> tuple[dict[str, Any], set[str]]:
+    """The previous build's entries and the slugs whose pages it wrote (only those are ever removed)."""
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
+        return {}, set()
+    except (OSError, ValueError, RecursionError):
         logger.warning("%s is unreadable; every submission is re-scored", path)
-        return {}
+        return {}, set()
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or not isinstance(state.get("entries"), dict):
-        return {}
-    return state["entries"]
+        return {}, set()
+    pages = state.get("pages")
+    slugs = {p for p in pages if isinstance(p, str)} if isinstance(pages, list) else set()
+    slugs |= {key.split("/")[0] for key in state["entries"]}  # states written before "pages" existed
+    return state["entries"], slugs
+
+
+def check_folders(submissions_dir: Path, out: Path) -> None:
+    """Refuse an --out that is, holds or sits in --submissions: each build would read its own pages."""
+    inside = out.resolve().is_relative_to(submissions_dir.resolve())
+    if same_file(submissions_dir, out) or inside or submissions_dir.resolve().is_relative_to(out.resolve()):
+        raise UsageError(f"--out {out} and --submissions {submissions_dir} overlap; write the site to a folder "
+                         "outside the submissions (e.g. --out leaderboard)")
+
+
+def _duplicate_names(submissions: list[Submission]) -> list[str]:
+    seen: dict[str, str] = {}
+    warnings = []
+    for submission in submissions:
+        key = " ".join(submission.name.lower().split())
+        if key in seen:
+            warnings.append(f"submissions {seen[key]} and {submission.slug} are both named {submission.name!r}; "
+                            "the leaderboard lists the model twice (merge them, or name them apart)")
+        else:
+            seen[key] = submission.slug
+    return warnings
 
 
 def _read_cached(path: Path) -> dict[str, Any] | None:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) and document.get("analysis_version") == ANALYSIS_VERSION else None
 
@@ -175,17 +199,15 @@ def group_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for d, s, p in sorted(groups, key=order)]
 
 
-def _remove_stale(out: Path, slugs: set[str]) -> None:
-    pages = out / PAGES_DIR
-    if pages.is_dir():
-        for page in pages.glob("*.html"):
-            if page.stem not in slugs:
-                page.unlink()
-    cache = out / CACHE_DIR
-    if cache.is_dir():
-        for folder in cache.iterdir():
-            if folder.is_dir() and folder.name not in slugs:
-                shutil.rmtree(folder)
+def _remove_stale(out: Path, built_before: set[str], slugs: set[str]) -> None:
+    """Remove the page and cache of each submission an earlier build made that is gone now (nothing else)."""
+    for slug in sorted(built_before - slugs):
+        page = out / PAGES_DIR / f"{slug}.html"
+        if page.is_file():
+            remove(page)
+        cache = out / CACHE_DIR / slug
+        if cache.is_dir() and not cache.is_symlink():
+            remove(cache)
 
 
 def build_leaderboard(
@@ -201,11 +223,12 @@ def build_leaderboard(
 
     started = time.perf_counter()
     out = Path(out_dir)
+    check_folders(Path(submissions_dir), out)
     report = BuildReport(out)
     submissions = [load_submission(folder) for folder in discover_submissions(submissions_dir)]
     report.submissions = len(submissions)
-    report.warnings = [w for s in submissions for w in s.warnings]
-    previous = _read_state(out / STATE_FILE)
+    report.warnings = [w for s in submissions for w in s.warnings] + _duplicate_names(submissions)
+    previous, built_before = _read_state(out / STATE_FILE)
     entries: dict[str, Any] = {}
     documents: dict[str, list[dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
@@ -228,7 +251,7 @@ def build_leaderboard(
             }
             cache_file = Path(CACHE_DIR) / submission.slug / f"{entry.dataset}-{entry.split}.json"
             document = None
-            if previous.get(key, {}).get("fingerprint") == fingerprint:
+            if isinstance(previous.get(key), dict) and previous[key].get("fingerprint") == fingerprint:
                 document = _read_cached(out / cache_file)
             if document is None:
                 if progress is not None:
@@ -273,7 +296,8 @@ def build_leaderboard(
                                                count=len(submissions), provenance=provenance))
     write_json(out / "results.json", {"format": "grefbench-leaderboard/1", "grefbench_version": grefbench.__version__,
                                       "tables": tables, "grec_tables": grec_tables})
-    _remove_stale(out, {s.slug for s in submissions})
-    write_json(out / STATE_FILE, {"format": STATE_FORMAT, "entries": entries})
+    slugs = {s.slug for s in submissions}
+    _remove_stale(out, built_before, slugs)
+    write_json(out / STATE_FILE, {"format": STATE_FORMAT, "entries": entries, "pages": sorted(slugs)})
     report.seconds = time.perf_counter() - started
     return report

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from grefbench.data.catalog import DATASETS
-from grefbench.errors import SubmissionError
+from grefbench.errors import SubmissionError, shown
+from grefbench.io import limits
 from grefbench.metrics.evaluator import METRIC_NAMES
 from grefbench.metrics.grec import GREC_METRIC_NAMES
 
@@ -56,6 +57,18 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 _PREDICTION_SUFFIXES = (".json.gz", ".json")
+# submission.yaml and reported.yaml are a few hundred bytes; this bounds a hostile one.
+MAX_YAML_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: `*a` repeats a node, so a few lines can expand to gigabytes."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", mark)
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -116,23 +129,39 @@ def _fail(folder: Path, file: str | None, message: str) -> SubmissionError:
 def _unknown_key(folder: Path, file: str, where: str, key: Any, allowed: tuple[str, ...]) -> SubmissionError:
     close = difflib.get_close_matches(str(key), allowed, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return _fail(folder, file, f"unknown key {key!r}{where}.{hint} Allowed: {', '.join(allowed)}")
+    return _fail(folder, file, f"unknown key {shown(key)}{where}.{hint} Allowed: {', '.join(allowed)}")
+
+
+def _check_inside(folder: Path, path: Path) -> None:
+    """Refuse a link that leads out of the submission folder (its target would be read and published)."""
+    try:
+        inside = path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        raise _fail(folder, path.relative_to(folder).as_posix(), "is a link that leads nowhere (a loop)") from None
+    if not inside:
+        raise _fail(folder, path.relative_to(folder).as_posix(),
+                    "is a link to a file outside the submission folder; copy the file into the folder")
 
 
 def _read_yaml(folder: Path, file: str) -> dict:
     path = folder / file
+    _check_inside(folder, path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = limits.read_input(path, limit=MAX_YAML_BYTES, inflate=False).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _fail(folder, file, "is not UTF-8 text") from None
     except OSError as error:
         raise _fail(folder, file, f"cannot be read ({error.strerror or error})") from None
+    except limits.Refused as error:
+        raise _fail(folder, file, str(error)) from None
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+        document = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise _fail(folder, file, f"is not valid YAML{where}") from None
+        raise _fail(folder, file, f"is not valid YAML{where} ({shown(error.problem, 60)})") from None
+    except Exception:  # noqa: BLE001 - PyYAML raises ValueError, RecursionError... on hostile input
+        raise _fail(folder, file, "is not valid YAML") from None
     if not isinstance(document, dict):
         raise _fail(folder, file, f"must be a mapping of keys to values, found {type(document).__name__}")
     return document
@@ -140,10 +169,12 @@ def _read_yaml(folder: Path, file: str) -> dict:
 
 def _text(folder: Path, file: str, key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise _fail(folder, file, f"{key!r} must be text, found {type(value).__name__}")
+        raise _fail(folder, file, f"{shown(key)} must be text, found {type(value).__name__}")
+    if isinstance(value, int) and abs(value) >= 10 ** 100:
+        raise _fail(folder, file, f"{shown(key)} is a number of more than 100 digits")
     text = str(value).strip()
     if not text:
-        raise _fail(folder, file, f"{key!r} is empty")
+        raise _fail(folder, file, f"{shown(key)} is empty")
     return text
 
 
@@ -152,7 +183,7 @@ def _date(folder: Path, file: str, value: Any) -> str:
         return value.isoformat()[:10]
     if isinstance(value, str) and _DATE.match(value.strip()):
         return value.strip()
-    raise _fail(folder, file, f"'date' must be YYYY-MM-DD (or YYYY-MM), found {value!r}")
+    raise _fail(folder, file, f"'date' must be YYYY-MM-DD (or YYYY-MM), found {shown(value)}")
 
 
 def read_metadata(folder: Path, warnings: list[str]) -> dict[str, Any]:
@@ -173,13 +204,13 @@ def read_metadata(folder: Path, warnings: list[str]) -> dict[str, Any]:
         if key == "date":
             metadata[key] = _date(folder, METADATA_FILE, value)
         elif key == "protocol":
-            if value not in REPORTED_PROTOCOLS:
-                raise _fail(folder, METADATA_FILE, f"'protocol' is {value!r}; expected one of {', '.join(REPORTED_PROTOCOLS)}")
+            if not isinstance(value, str) or value not in REPORTED_PROTOCOLS:
+                raise _fail(folder, METADATA_FILE, f"'protocol' is {shown(value)}; expected one of {', '.join(REPORTED_PROTOCOLS)}")
             metadata[key] = value
         elif key in LINK_KEYS:
             text = _text(folder, METADATA_FILE, key, value)
             if safe_link(text) is None:
-                warnings.append(f"submission {folder}/{METADATA_FILE}: {key!r} link {text!r} is not an http(s) URL; dropped")
+                warnings.append(f"submission {folder}/{METADATA_FILE}: {shown(key)} link {shown(text)} is not an http(s) URL; dropped")
             else:
                 metadata[key] = text
         else:
@@ -189,9 +220,9 @@ def read_metadata(folder: Path, warnings: list[str]) -> dict[str, Any]:
 
 def _number(folder: Path, where: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(folder, REPORTED_FILE, f"{where}: {key!r} must be a number in percent, found {value!r}")
+        raise _fail(folder, REPORTED_FILE, f"{where}: {shown(key)} must be a number in percent, found {shown(value)}")
     if not 0 <= value <= 100:
-        raise _fail(folder, REPORTED_FILE, f"{where}: {key!r} is {value}, out of range: metrics are percentages in [0, 100]")
+        raise _fail(folder, REPORTED_FILE, f"{where}: {shown(key)} is {value}, out of range: metrics are percentages in [0, 100]")
     return float(value)
 
 
@@ -206,13 +237,13 @@ def _read_source(folder: Path, source: Any, warnings: list[str]) -> dict[str, st
             continue
         cleaned[key] = _text(folder, REPORTED_FILE, f"source.{key}", value)
     if "arxiv" in cleaned and not _ARXIV.match(cleaned["arxiv"]):
-        raise _fail(folder, REPORTED_FILE, f"source.arxiv {cleaned['arxiv']!r} is not an arXiv id like 2306.00968")
+        raise _fail(folder, REPORTED_FILE, f"source.arxiv {shown(cleaned['arxiv'])} is not an arXiv id like 2306.00968")
     if "repository" in cleaned and not _REPOSITORY.match(cleaned["repository"]):
-        raise _fail(folder, REPORTED_FILE, f"source.repository {cleaned['repository']!r} is not owner/name")
+        raise _fail(folder, REPORTED_FILE, f"source.repository {shown(cleaned['repository'])} is not owner/name")
     if "commit" in cleaned and not _COMMIT.match(cleaned["commit"]):
-        raise _fail(folder, REPORTED_FILE, f"source.commit {cleaned['commit']!r} is not a git commit hash")
+        raise _fail(folder, REPORTED_FILE, f"source.commit {shown(cleaned['commit'])} is not a git commit hash")
     if "url" in cleaned and safe_link(cleaned["url"]) is None:
-        warnings.append(f"submission {folder}/{REPORTED_FILE}: source.url {cleaned['url']!r} is not an http(s) URL; dropped")
+        warnings.append(f"submission {folder}/{REPORTED_FILE}: source.url {shown(cleaned['url'])} is not an http(s) URL; dropped")
         del cleaned["url"]
     if "arxiv" not in cleaned and not ("repository" in cleaned and "path" in cleaned):
         raise _fail(folder, REPORTED_FILE, "'source' must cite an arXiv id ('arxiv') or a repository and a path in it")
@@ -228,22 +259,22 @@ def _read_result(folder: Path, index: int, entry: Any) -> ReportedResult:
             raise _unknown_key(folder, REPORTED_FILE, f" in {where}", key, RESULT_KEYS)
     task = entry.get("task", "gres")
     if task not in TASKS:
-        raise _fail(folder, REPORTED_FILE, f"{where}: 'task' is {task!r}; expected one of {', '.join(TASKS)}")
+        raise _fail(folder, REPORTED_FILE, f"{where}: 'task' is {shown(task)}; expected one of {', '.join(TASKS)}")
     for key in ("dataset", "split") if task == "grec" else ("dataset", "split", "protocol"):
         if key not in entry:
-            raise _fail(folder, REPORTED_FILE, f"{where} lacks {key!r}")
+            raise _fail(folder, REPORTED_FILE, f"{where} lacks {shown(key)}")
     dataset, split, protocol = entry["dataset"], entry["split"], entry.get("protocol", "unspecified")
-    if dataset not in DATASETS:
-        raise _fail(folder, REPORTED_FILE, f"{where}: unknown dataset {dataset!r}. Available: {', '.join(DATASETS)}")
+    if not isinstance(dataset, str) or dataset not in DATASETS:
+        raise _fail(folder, REPORTED_FILE, f"{where}: unknown dataset {shown(dataset)}. Available: {', '.join(DATASETS)}")
     if split not in DATASETS[dataset].splits:
-        raise _fail(folder, REPORTED_FILE, f"{where}: {dataset} has no split {split!r}. Available: "
+        raise _fail(folder, REPORTED_FILE, f"{where}: {dataset} has no split {shown(split)}. Available: "
                                            f"{', '.join(DATASETS[dataset].splits)}")
     if protocol not in REPORTED_PROTOCOLS:
-        raise _fail(folder, REPORTED_FILE, f"{where}: 'protocol' is {protocol!r}; expected one of {', '.join(REPORTED_PROTOCOLS)}")
+        raise _fail(folder, REPORTED_FILE, f"{where}: 'protocol' is {shown(protocol)}; expected one of {', '.join(REPORTED_PROTOCOLS)}")
     allowed = REPORTED_GREC_METRICS if task == "grec" else REPORTED_METRICS
     other = [key for key in entry if key in (*REPORTED_METRICS, *REPORTED_GREC_METRICS) and key not in allowed]
     if other:
-        raise _fail(folder, REPORTED_FILE, f"{where}: {other[0]!r} is not a {task.upper()} metric "
+        raise _fail(folder, REPORTED_FILE, f"{where}: {shown(other[0])} is not a {task.upper()} metric "
                                            f"({task.upper()} metrics: {', '.join(allowed)})")
     metrics = {key: _number(folder, where, key, entry[key]) for key in allowed if key in entry}
     if not metrics:
@@ -283,19 +314,21 @@ def find_prediction_files(folder: Path, directory: str = PREDICTIONS_DIR) -> lis
     entries: list[PredictionEntry] = []
     for dataset_dir in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
         relative = f"{directory}/{dataset_dir.name}"
+        _check_inside(folder, dataset_dir)
         if not dataset_dir.is_dir():
             raise _fail(folder, relative, f"prediction files go in {directory}/<dataset>/<split>.json[.gz]")
         if dataset_dir.name not in DATASETS:
-            raise _fail(folder, relative, f"unknown dataset {dataset_dir.name!r}. Available: {', '.join(DATASETS)}")
+            raise _fail(folder, relative, f"unknown dataset {shown(dataset_dir.name)}. Available: {', '.join(DATASETS)}")
         spec = DATASETS[dataset_dir.name]
         for file in sorted(p for p in dataset_dir.iterdir() if not p.name.startswith(".")):
             name = f"{relative}/{file.name}"
+            _check_inside(folder, file)
             suffix = next((s for s in _PREDICTION_SUFFIXES if file.name.endswith(s)), None)
             if suffix is None or not file.is_file():
                 raise _fail(folder, name, "expected a prediction file named <split>.json or <split>.json.gz")
             split = file.name[: -len(suffix)]
             if split not in spec.splits:
-                raise _fail(folder, name, f"{spec.name} has no split {split!r}. Available: {', '.join(spec.splits)}")
+                raise _fail(folder, name, f"{spec.name} has no split {shown(split)}. Available: {', '.join(spec.splits)}")
             if any(e.dataset == spec.name and e.split == split for e in entries):
                 raise _fail(folder, name, f"a second prediction file for {spec.name} {split}")
             entries.append(PredictionEntry(spec.name, split, file))
@@ -312,6 +345,7 @@ def load_submission(folder: str | Path) -> Submission:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
+        _check_inside(folder, entry)
         if entry.name not in ALLOWED_ENTRIES:
             close = difflib.get_close_matches(entry.name, ALLOWED_ENTRIES, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -340,14 +374,14 @@ def check_prediction_file(submission: Submission, entry: PredictionEntry, split:
     except SubmissionError as error:
         raise _fail(submission.folder, relative, str(error).removeprefix(f"{entry.path}: ")) from None
     if parsed.dataset != entry.dataset:
-        raise _fail(submission.folder, relative, f"is a prediction file for dataset {parsed.dataset!r}, but it sits in "
+        raise _fail(submission.folder, relative, f"is a prediction file for dataset {shown(parsed.dataset)}, but it sits in "
                                                  f"{PREDICTIONS_DIR}/{entry.dataset}/")
     if parsed.split != entry.split:
-        raise _fail(submission.folder, relative, f"is a prediction file for split {parsed.split!r} (its 'split' field), "
+        raise _fail(submission.folder, relative, f"is a prediction file for split {shown(parsed.split)} (its 'split' field), "
                                                  f"but its name says {entry.split!r}")
     declared = submission.metadata.get("protocol")
     if declared not in (None, "unspecified") and parsed.protocol != declared:
-        raise _fail(submission.folder, relative, f"protocol {parsed.protocol!r} differs from {declared!r} in {METADATA_FILE}")
+        raise _fail(submission.folder, relative, f"protocol {shown(parsed.protocol)} differs from {declared!r} in {METADATA_FILE}")
     if split is not None:
         try:
             check_against_split(parsed, split)
@@ -418,4 +452,12 @@ def discover_submissions(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise SubmissionError(f"{root}: submissions folder not found")
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    for folder in folders:
+        try:
+            inside = folder.resolve().is_relative_to(root.resolve())
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside:
+            raise SubmissionError(f"submission {folder}: is a link to a folder outside {root}; copy it in")
+    return folders

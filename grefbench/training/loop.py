@@ -8,7 +8,6 @@ state), training_log.{csv,json}, loss_curve.svg.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ import numpy as np
 from grefbench.errors import DatasetError, UsageError
 from grefbench.inference import distributed
 from grefbench.training.log import TrainingLog
-from grefbench.training.schedule import learning_rate_factor
+from grefbench.training.schedule import DECAYS, learning_rate_factor
 from grefbench.training.state import load_state, restore_rng, save_state
 
 
@@ -44,14 +43,16 @@ class TrainOptions:
     tokenizer: Path | None = None
     steps: int = 1000
     batch_size: int = 8
-    lr: float = 1e-4
-    weight_decay: float = 0.05
-    warmup: int = 100
-    decay: str = "cosine"
-    clip: float = 1.0
-    dice_weight: float = 0.0
-    category_weight: float = 0.0
-    no_target_weight: float = 0.1
+    # None: the family's official value (its TrainingRecipe.defaults / loss_options).
+    lr: float | None = None
+    weight_decay: float | None = None
+    warmup: int | None = None
+    decay: str | None = None
+    lr_floor: float | None = None
+    clip: float | None = None
+    dice_weight: float | None = None
+    category_weight: float | None = None
+    no_target_weight: float | None = None
     backbone_lr_multiplier: float = 1.0
     precision: str = "fp32"
     device: str = "auto"
@@ -63,6 +64,28 @@ class TrainOptions:
     checkpoint_every: int = 200
     threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_family_defaults(self, family) -> "TrainOptions":
+        """The options with every unset value taken from `family`'s recipe; a loss option the family's
+        loss does not have is refused (it would be silently ignored)."""
+        import dataclasses
+
+        recipe = family.training
+        values = {key: value for key, value in recipe.defaults.items() if getattr(self, key) is None}
+        for key in ("dice_weight", "category_weight", "no_target_weight"):
+            if key in recipe.loss_options:
+                if getattr(self, key) is None:
+                    values[key] = recipe.loss_options[key]
+            elif getattr(self, key) is not None:
+                known = ", ".join("--" + k.replace("_", "-") for k in recipe.loss_options) or "none"
+                raise UsageError(f"--{key.replace('_', '-')} is not an option of {family.name}'s loss "
+                                 f"(its loss options: {known})")
+        resolved = dataclasses.replace(self, **values)
+        missing = [key for key in ("lr", "weight_decay", "warmup", "decay", "lr_floor", "clip")
+                   if getattr(resolved, key) is None]
+        if missing:
+            raise UsageError(f"the {family.name} recipe sets no default for {', '.join(missing)}; give them")
+        return resolved
 
     def recipe(self) -> dict[str, Any]:
         """The options as plain data (stored with checkpoints and logs)."""
@@ -119,69 +142,15 @@ class EpochBatches:
             yield chunk[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
 
 
-def _parameter_groups(model, lr: float, weight_decay: float, backbone_multiplier: float) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on norms, biases and embeddings; the backbone at lr * multiplier."""
-    groups: dict[tuple[bool, bool], list] = {}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        no_decay = parameter.ndim <= 1 or "norm" in name or "embed" in name or "relative_position_bias_table" in name
-        groups.setdefault((name.startswith("backbone."), no_decay), []).append(parameter)
-    return [
-        {"params": params, "lr": lr * (backbone_multiplier if backbone else 1.0),
-         "weight_decay": 0.0 if no_decay else weight_decay, "base_lr": lr * (backbone_multiplier if backbone else 1.0)}
-        for (backbone, no_decay), params in groups.items()
-    ]
-
-
 def _set_train_mode(model, freeze_text: bool) -> None:
     model.train()
     if freeze_text:
         model.text_encoder.eval()  # frozen: no dropout either
 
 
-def _openable_language_gates(model) -> None:
-    """Let the Swin stages' language gates learn when training from scratch.
-
-    The official ReLA zero-initialises both linear layers of each `res_gate` (Linear, ReLU,
-    Linear, Tanh): its output and its gradient are then exactly zero, so the gate never opens
-    and language never reaches the next stage's input (LAVT, where the module comes from, does not
-    zero them). Here the first layer gets nn.Linear's own initialisation and the second stays
-    zero: the gate still starts closed, but it can learn. Loaded weights are not touched.
-    """
-    import math
-
-    import torch
-
-    for module in model.backbone.modules():
-        gate = getattr(module, "res_gate", None)
-        if isinstance(gate, torch.nn.Sequential):
-            torch.nn.init.kaiming_uniform_(gate[0].weight, a=math.sqrt(5))
-
-
-def _check_category_head(classes: int, weight: float, split) -> None:
-    """`--category-weight` and the config's category head (GREFBENCH.CATEGORY_CLASSES) go together."""
-    if weight > 0 and not classes:
-        raise UsageError("--category-weight needs a category head: add --set GREFBENCH.CATEGORY_CLASSES=N "
-                         "(N = largest category id + 1)")
-    if classes and not weight > 0:
-        raise UsageError(f"the config has a category head (GREFBENCH.CATEGORY_CLASSES={classes}); "
-                         "train it with --category-weight W (W > 0)")
-    if classes and split.categories and max(split.categories) >= classes:
-        raise UsageError(f"GREFBENCH.CATEGORY_CLASSES={classes} is too small for {split.dataset}: its largest "
-                         f"category id is {max(split.categories)}, so it needs at least {max(split.categories) + 1}")
-
-
-def build_training_model(options: TrainOptions, device: str):
-    """The model to train: from its config (or initial weights), with the text encoder as asked."""
-    from grefbench.models.rela.build import build_rela
-    from grefbench.models.rela.config import load_config
-
-    config = load_config(options.config, options.config_overrides) if options.config_overrides else options.config
-    model = build_rela(config=config, weights=options.init_weights, text_config=options.text_config,
-                       device=device, text_weights=options.text_weights)
-    if options.init_weights is None:
-        _openable_language_gates(model)
+def build_training_model(options: TrainOptions, family, device: str):
+    """The model to train, from its family's recipe, with the text encoder frozen if asked."""
+    model = family.build_for_training(options, device)
     if options.freeze_text:
         for parameter in model.text_encoder.parameters():
             parameter.requires_grad_(False)
@@ -195,11 +164,12 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
     from grefbench.data.split import load_split
     from grefbench.inference.in_memory import evaluate_model, subset
     from grefbench.inference.runner import resolve_device
-    from grefbench.models.rela.checkpoint import save_checkpoint
-    from grefbench.models.rela.criterion import ReferringCriterion
-    from grefbench.models.rela.text import ReferringTokenizer
+    from grefbench.models import get_model_spec
     from grefbench.provenance import provenance
     from grefbench.training.samples import TrainingSamples
+
+    family = get_model_spec(options.model)
+    options = options.with_family_defaults(family)
 
     if options.precision not in ("fp32", "bf16", "fp16"):
         raise UsageError(f"--precision must be fp32, bf16 or fp16, not {options.precision!r}")
@@ -207,12 +177,10 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         raise UsageError("--steps and --batch-size must be positive")
     if options.group_by_image < 1:
         raise UsageError("--group-by-image must be at least 1")
-    if not options.dice_weight >= 0:  # also refuses NaN: a negative weight would be silently ignored
-        raise UsageError(f"--dice-weight must be 0 or more, not {options.dice_weight}")
-    if not options.category_weight >= 0:
-        raise UsageError(f"--category-weight must be 0 or more, not {options.category_weight}")
-    if not 0 <= options.no_target_weight < math.inf:
-        raise UsageError(f"--no-target-weight must be 0 or more, not {options.no_target_weight}")
+    if options.decay not in DECAYS:
+        raise UsageError(f"--decay must be one of {', '.join(DECAYS)}, not {options.decay!r}")
+    if not 0 <= options.lr_floor <= 1:
+        raise UsageError(f"--lr-floor must be between 0 and 1, not {options.lr_floor}")
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -225,16 +193,13 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         torch.manual_seed(options.seed)
         split = load_split(options.data_root, options.dataset, options.split)
         val = load_split(options.data_root, options.dataset, options.val_split) if options.val_split else None
-        model = build_training_model(options, device)
-        _check_category_head(model.config.category_classes, options.category_weight, split)
-        tokenizer = ReferringTokenizer(options.tokenizer, max_tokens=int(model.config.max_tokens))
-        samples = TrainingSamples(split, int(model.config.image_size), tokenizer,
-                                  categories=options.category_weight > 0)
-        criterion = ReferringCriterion(mask_weight=model.config.mask_weight, dice_weight=options.dice_weight,
-                                       category_weight=options.category_weight,
-                                       no_target_weight=options.no_target_weight)
-        optimizer = torch.optim.AdamW(_parameter_groups(model, options.lr, options.weight_decay,
-                                                        options.backbone_lr_multiplier), lr=options.lr)
+        model = build_training_model(options, family, device)
+        family.training.check(model, options, split)
+        tokenizer = family.tokenizer(model, options.tokenizer)
+        samples = TrainingSamples(split, family.transform(model), tokenizer,
+                                  categories=family.training.needs_categories(options))
+        criterion = family.training.criterion(model, options)
+        optimizer = torch.optim.AdamW(family.training.parameter_groups(model, options), lr=options.lr)
         use_cuda = device.startswith("cuda")
         scaler = torch.amp.GradScaler("cuda") if use_cuda and options.precision == "fp16" else None
         record = provenance(dataset=split.dataset, split=split.split, protocol="rela480", files=split.files,
@@ -256,7 +221,7 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
         trained = model
         if context.active:
             trained = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[context.local_rank] if use_cuda else None, find_unused_parameters=False)
+                model, device_ids=[context.local_rank] if use_cuda else None, find_unused_parameters=family.training.find_unused_parameters)
         from grefbench.inference.inputs import keep_batch
 
         images = np.asarray([record.image_id for record in split.records], dtype=np.int64)
@@ -296,15 +261,14 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
             for step, batch in enumerate(loader, start=start):
                 if "error" in batch:
                     raise DatasetError(batch["error"])
-                factor = learning_rate_factor(step, total=options.steps, warmup=options.warmup, decay=options.decay)
+                factor = learning_rate_factor(step, total=options.steps, warmup=options.warmup, decay=options.decay,
+                                              floor=options.lr_floor)
                 for group in optimizer.param_groups:
                     group["lr"] = group["base_lr"] * factor
                 with autocast:
                     outputs = trained(batch["images"].to(device, non_blocking=True), batch["lang_tokens"].to(device),
                                       batch["lang_mask"].to(device))
-                    categories = batch.get("gt_categories")
-                    loss = criterion(outputs, batch["gt_masks"].to(device), batch["no_target"].to(device),
-                                     None if categories is None else categories.to(device))["loss_mask"]
+                    loss = criterion(outputs, batch, device)
                 if not torch.isfinite(loss):
                     raise UsageError(f"the loss became {loss.item()} at step {step}; lower --lr or use --precision fp32")
                 optimizer.zero_grad(set_to_none=True)
@@ -343,5 +307,5 @@ def train(options: TrainOptions, *, progress: Callable[[str, int], Any] | None =
     # A frozen text encoder that came from a package stays out of the checkpoint (loading takes it
     # from the package again), which keeps a small model's weights small.
     packaged = getattr(model, "text_encoder_source", None) is not None
-    save_checkpoint(model, final, include_text_encoder=not (packaged and options.freeze_text))
+    family.save(model, final, include_text_encoder=not (packaged and options.freeze_text))
     return final

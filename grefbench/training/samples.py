@@ -37,12 +37,15 @@ def category_map(annotations: Sequence[dict], height: int, width: int, protocol:
 
 
 class TrainingSamples(SentenceInputs):
-    """Item i: image uint8 [3, S, S], tokens and mask [L], target mask uint8 [S, S], no-target flag,
-    and with `categories` the category map int64 [S, S] of all the image's objects."""
+    """Item i: image uint8 [3, S, S] (the family's square transform), tokens and mask [L], target mask
+    uint8 [S, S], no-target flag, and with `categories` the category map int64 [S, S] of all the image's objects."""
 
-    def __init__(self, split: ReferSplit, image_size: int, tokenizer: Any, *, categories: bool = False):
-        super().__init__(split.records, image_root(split.root), image_size, tokenizer)
-        self.protocol = square_protocol(image_size)
+    def __init__(self, split: ReferSplit, transform: Any, tokenizer: Any, *, categories: bool = False):
+        super().__init__(split.records, image_root(split.root), transform, tokenizer)
+        height, width = transform.input_size
+        if height != width:
+            raise ValueError(f"training targets need a square input, got {height}x{width}")
+        self.protocol = square_protocol(height)
         self.targets = load_ground_truth(split, self.protocol).rles
         self.image_annotations: dict[int, list[dict]] | None = None
         if categories:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+DECAYS = ("cosine", "poly", "constant")
+
 
 def learning_rate_factor(step: int, *, total: int, warmup: int, decay: str = "cosine", floor: float = 0.01,
                          power: float = 0.9) -> float:

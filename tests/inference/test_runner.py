@@ -15,13 +15,31 @@ from grefbench.inference import runner
 from grefbench.inference.runner import EvalOptions, run_eval
 from grefbench.io.boxes import read_boxes
 from grefbench.io.predictions import read_predictions
-from tests.builders import free_port, tiny_grefcoco, tiny_rela_checkpoint
+from tests.builders import FAMILY_CHECKPOINTS, free_port, tiny_grefcoco, tiny_rela_checkpoint
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    base = tmp_path_factory.mktemp("eval")
-    return tiny_grefcoco(base / "data"), tiny_rela_checkpoint(base / "tiny.pth")
+def data(tmp_path_factory):
+    return tiny_grefcoco(tmp_path_factory.mktemp("eval") / "data")
+
+
+@pytest.fixture(scope="module")
+def setup(data, tmp_path_factory):
+    """ReLA's tiny checkpoint (the family-specific tests)."""
+    return data, tiny_rela_checkpoint(tmp_path_factory.mktemp("rela") / "tiny.pth")
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILY_CHECKPOINTS))
+def family_setup(data, tmp_path_factory, request):
+    """Each registered family's tiny checkpoint: eval, resume and torchrun work the same for all."""
+    weights = FAMILY_CHECKPOINTS[request.param](tmp_path_factory.mktemp(request.param) / "tiny.pth")
+    return data, weights, request.param
+
+
+def test_every_registered_family_has_a_tiny_checkpoint():
+    from grefbench.models import list_models
+
+    assert sorted(FAMILY_CHECKPOINTS) == list_models()
 
 
 def _options(root, weights, out, **changes):
@@ -36,9 +54,9 @@ def _entries(path):
 
 
 @pytest.mark.parametrize("protocol", ["rela480", "native"])
-def test_outputs_are_written_and_scored(setup, tmp_path, protocol):
-    root, weights = setup
-    outputs = run_eval(_options(root, weights, tmp_path / "out", protocol=protocol))
+def test_outputs_are_written_and_scored(family_setup, tmp_path, protocol):
+    root, weights, model = family_setup
+    outputs = run_eval(_options(root, weights, model=model, out=tmp_path / "out", protocol=protocol))
     predictions = read_predictions(outputs.predictions)
     assert predictions.protocol == protocol and len(predictions) == 8
     sizes = {tuple(m["size"]) for m in predictions.masks}
@@ -54,9 +72,9 @@ def test_outputs_are_written_and_scored(setup, tmp_path, protocol):
     assert json.loads((tmp_path / "out" / "grec_metrics.json").read_text())["metrics"]["num_expressions"] == 8
 
 
-def test_killed_run_resumes_where_it_stopped(setup, tmp_path, monkeypatch):
-    root, weights = setup
-    clean = run_eval(_options(root, weights, tmp_path / "clean"))
+def test_killed_run_resumes_where_it_stopped(family_setup, tmp_path, monkeypatch):
+    root, weights, model = family_setup
+    clean = run_eval(_options(root, weights, model=model, out=tmp_path / "clean"))
     calls = {"n": 0}
     original = runner.prediction_entries
 
@@ -68,30 +86,31 @@ def test_killed_run_resumes_where_it_stopped(setup, tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "prediction_entries", dies_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
-        run_eval(_options(root, weights, tmp_path / "resumed"))
+        run_eval(_options(root, weights, model=model, out=tmp_path / "resumed"))
     monkeypatch.setattr(runner, "prediction_entries", original)
     saved = sorted(p.name for p in (tmp_path / "resumed" / "shards").glob("shard-*"))
     assert saved == ["shard-000000.json.gz"]  # batches 1-2 = the first shard of 3 sentences
     assert not (tmp_path / "resumed" / "predictions.json.gz").exists()
-    resumed = run_eval(_options(root, weights, tmp_path / "resumed"))
+    resumed = run_eval(_options(root, weights, model=model, out=tmp_path / "resumed"))
     assert resumed.sentences_computed == 5
     assert _entries(resumed.predictions) == _entries(clean.predictions)
 
 
-def test_other_settings_in_the_same_folder_are_refused(setup, tmp_path):
-    root, weights = setup
-    run_eval(_options(root, weights, tmp_path / "out"))
+def test_other_settings_in_the_same_folder_are_refused(family_setup, tmp_path):
+    root, weights, model = family_setup
+    run_eval(_options(root, weights, model=model, out=tmp_path / "out"))
     with pytest.raises(UsageError, match="other settings.*--restart"):
-        run_eval(_options(root, weights, tmp_path / "out", protocol="native"))
-    assert run_eval(_options(root, weights, tmp_path / "out", protocol="native", restart=True)).sentences_computed == 8
+        run_eval(_options(root, weights, model=model, out=tmp_path / "out", protocol="native"))
+    rerun = run_eval(_options(root, weights, model=model, out=tmp_path / "out", protocol="native", restart=True))
+    assert rerun.sentences_computed == 8
 
 
-def test_torchrun_two_processes_equal_one(setup, tmp_path):
-    root, weights = setup
-    single = run_eval(_options(root, weights, tmp_path / "single"))
+def test_torchrun_two_processes_equal_one(family_setup, tmp_path):
+    root, weights, model = family_setup
+    single = run_eval(_options(root, weights, model=model, out=tmp_path / "single"))
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     command = [torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "grefbench", "eval",
-               "--weights", str(weights), "--data-root", str(root), "--dataset", "grefcoco", "--split", "val",
+               "--model", model, "--weights", str(weights), "--data-root", str(root), "--dataset", "grefcoco", "--split", "val",
                "--out", str(tmp_path / "multi"), "--batch-size", "2", "--shard-size", "3", "--workers", "0",
                "--threads", "1", "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300,

@@ -8,8 +8,9 @@ from pycocotools import mask as coco_mask
 
 from grefbench.data.catalog import embedded_root
 from grefbench.data.split import load_split
-from grefbench.models.rela.text import ReferringTokenizer
+from grefbench.models.text.bert import ReferringTokenizer
 from grefbench.training.samples import TrainingSamples, category_map, square_protocol
+from grefbench.models.transforms import SquareResize
 
 
 def test_category_map_paints_each_object_with_its_category_later_ids_on_top():
@@ -31,11 +32,11 @@ def test_category_map_paints_each_object_with_its_category_later_ids_on_top():
 
 def test_samples_carry_category_maps_that_cover_every_target_pixel():
     split = load_split(embedded_root(), "grefshapes", "testA")
-    samples = TrainingSamples(split, 64, ReferringTokenizer(), categories=True)
+    samples = TrainingSamples(split, SquareResize(64), ReferringTokenizer(), categories=True)
     batch = samples.__getitems__(list(range(12)))
     categories, targets = batch["gt_categories"], batch["gt_masks"].bool()
     assert categories.shape == targets.shape == (12, 64, 64)
     assert categories.dtype == torch.int64
     assert int(categories.max()) <= max(split.categories)
     assert not (targets & (categories == 0)).any()  # a referred object is always some category
-    assert "gt_categories" not in TrainingSamples(split, 64, ReferringTokenizer()).__getitems__([0])
+    assert "gt_categories" not in TrainingSamples(split, SquareResize(64), ReferringTokenizer()).__getitems__([0])

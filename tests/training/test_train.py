@@ -140,3 +140,72 @@ def test_ddp_under_torchrun(tmp_path):
     model = load_model("rela", weights=tmp_path / "ddp" / "model_final.pth")
     assert model.config.name.startswith("rela_tiny") and model.config.category_classes == 7
     assert model.config.decoder.language_mode == "every_layer"
+
+
+def _lavt_options(out, **changes):
+    values = dict(data_root=embedded_root(), dataset="grefshapes", out=out, model="lavt", config="lavt_tiny",
+                  split="testB", val_split="testA", freeze_text=True, group_by_image=2, steps=4, batch_size=2,
+                  lr=5e-4, workers=0, log_every=1, eval_every=2, eval_limit=4, checkpoint_every=2, threads=1)
+    values.update(changes)
+    return TrainOptions(**values)
+
+
+def test_lavt_trains_with_its_official_recipe_resumes_and_saves_the_official_format(tmp_path, monkeypatch):
+    from grefbench.training import loop
+
+    from grefbench.models.lavt.checkpoint import read_lavt_checkpoint
+
+    straight = train(_lavt_options(tmp_path / "straight"))
+    content = read_lavt_checkpoint(straight)
+    assert content["text_encoder_source"] == "minilm-l6" and "bert_model" not in content
+    assert any(k.startswith("classifier.") for k in content["model"])
+    recipe = json.loads((tmp_path / "straight" / "training_log.json").read_text())["provenance"]["recipe"]
+    # LAVT's official optimiser: weight decay 0.01, no warm-up, poly decay to 0, no clipping.
+    assert (recipe["weight_decay"], recipe["warmup"], recipe["decay"], recipe["lr_floor"], recipe["clip"]) == \
+        (0.01, 0, "poly", 0.0, 0.0)
+    assert recipe["dice_weight"] == 0.0 and recipe["no_target_weight"] is None
+    model = load_model("lavt", weights=straight)
+    trained = torch.load(tmp_path / "straight" / "checkpoints" / "last.pth", weights_only=True)["model"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
+
+    original = loop.save_state
+
+    def killed_after_saving(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_state", killed_after_saving)
+    with pytest.raises(KeyboardInterrupt):
+        train(_lavt_options(tmp_path / "resumed"))
+    monkeypatch.setattr(loop, "save_state", original)
+    resumed = train(_lavt_options(tmp_path / "resumed"))
+    a = read_lavt_checkpoint(straight)["model"]
+    b = read_lavt_checkpoint(resumed)["model"]
+    assert a.keys() == b.keys()
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
+
+
+def test_lavt_refuses_options_of_another_family(tmp_path):
+    from grefbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="--no-target-weight is not an option of lavt's loss"):
+        train(_lavt_options(tmp_path / "a", no_target_weight=1.0))
+    with pytest.raises(UsageError, match="--dice-weight must be 0 or more"):
+        train(_lavt_options(tmp_path / "a", dice_weight=-1.0))
+    with pytest.raises(UsageError, match="--set overrides are for rela"):
+        train(_lavt_options(tmp_path / "b", config_overrides=("GREFBENCH.CATEGORY_CLASSES=7",)))
+    assert not (tmp_path / "a").exists()
+
+
+def test_lavt_ddp_under_torchrun(tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    command = [torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "grefbench", "train",
+               "--model", "lavt", "--config", "lavt_tiny", "--data-root", str(embedded_root()), "--dataset",
+               "grefshapes", "--split", "testB", "--val-split", "", "--out", str(tmp_path / "ddp"), "--steps", "2",
+               "--batch-size", "1", "--freeze-text", "--workers", "0", "--threads", "1", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = json.loads((tmp_path / "ddp" / "training_log.json").read_text())
+    assert log["provenance"]["world_size"] == 2
+    assert load_model("lavt", weights=tmp_path / "ddp" / "model_final.pth").config.name.startswith("lavt_tiny")

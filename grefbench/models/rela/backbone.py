@@ -18,7 +18,7 @@ from torch import nn
 from grefbench.errors import ConfigError
 
 from .resnet import BLOCKS_PER_STAGE, STAGE_NAMES, ResNetBackbone
-from .swin import STEMS, SwinBackbone
+from grefbench.models.backbones.swin import STEMS, SwinBackbone
 
 NORMS = ("FrozenBN", "BN", "SyncBN", "GN", "")
 

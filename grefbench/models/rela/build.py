@@ -15,13 +15,13 @@ from grefbench.models.rela.checkpoint import (
 )
 from grefbench.models.rela.config import ReLAConfig, config_from_dict, load_config
 from grefbench.models.rela.presets import PRESETS
-from grefbench.models.rela.text import (
+from grefbench.models.text.bert import (
     make_text_config,
     read_text_config,
     text_config_for,
     text_config_from_state_dict,
 )
-from grefbench.models.rela.text_weights import SOURCES, pretrained_text
+from grefbench.models.text.pretrained import SOURCES, pretrained_text
 
 
 def build_rela(

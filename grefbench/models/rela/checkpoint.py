@@ -14,9 +14,7 @@ Two official quirks are kept:
 from __future__ import annotations
 
 import os
-import pickle
 import re
-import zipfile
 from typing import Any, Mapping
 
 import torch
@@ -24,11 +22,11 @@ from torch import nn
 
 from grefbench.errors import CheckpointError
 from grefbench.io.atomic import atomic_path
+from grefbench.models.checkpoints import check_state_dict, load_torch_file
 from grefbench.models.rela.presets import PRESET_TITLES
 
 POSITION_IDS_KEY = "text_encoder.embeddings.position_ids"
 LANG_WEIGHT_KEY = "sem_seg_head.predictor.lang_weight"
-MAX_LISTED = 5
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -38,14 +36,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     unexpected content raises CheckpointError naming the file.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError,
-            AttributeError, TypeError, KeyError, IndexError) as error:
-        raise CheckpointError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch file): "
-                              f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from error
+    content = load_torch_file(path)  # a refused global is named, never torch's advice to load unsafely
     if isinstance(content, Mapping) and "model" in content:
         state_dict = content["model"]
     elif isinstance(content, Mapping) and content and all(isinstance(v, torch.Tensor) for v in content.values()):
@@ -93,11 +84,6 @@ def _mismatch_hint(state_dict: Mapping[str, torch.Tensor], model: nn.Module) -> 
             f"was given; pass config {found}. ")
 
 
-def _listed(keys: list[str]) -> str:
-    shown = ", ".join(keys[:MAX_LISTED])
-    return shown + (f" and {len(keys) - MAX_LISTED} more" if len(keys) > MAX_LISTED else "")
-
-
 def load_state_dict_strict(
     model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str = "checkpoint",
     load_lang_weight: bool = False,
@@ -109,23 +95,7 @@ def load_state_dict_strict(
     if not load_lang_weight and LANG_WEIGHT_KEY in expected:
         # Consumed, but the model keeps its own value (the official behaviour).
         state_dict[LANG_WEIGHT_KEY] = expected[LANG_WEIGHT_KEY]
-    missing = [key for key in expected if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} key(s): {_listed(missing)}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} key(s): {_listed(unexpected)}")
-        raise CheckpointError(
-            f"{source} does not fit the model: {_mismatch_hint(state_dict, model)}{'; '.join(parts)}"
-        )
-    for key, tensor in state_dict.items():
-        if tensor.shape != expected[key].shape:
-            raise CheckpointError(
-                f"{source} does not fit the model: {_mismatch_hint(state_dict, model)}{key} has shape "
-                f"{tuple(tensor.shape)} in the checkpoint but {tuple(expected[key].shape)} in the model"
-            )
+    check_state_dict(expected, state_dict, source=source, hint=lambda: _mismatch_hint(state_dict, model))
     model.load_state_dict(state_dict, strict=True)
 
 
@@ -136,7 +106,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, *, include_text_e
     packaged source) the `text_encoder.*` tensors are left out and the source is named instead.
     """
     from grefbench.models.rela.config import config_to_dict
-    from grefbench.models.rela.text import text_config_dict
+    from grefbench.models.text.bert import text_config_dict
 
     state_dict = {key: tensor.detach().cpu() for key, tensor in model.state_dict().items()}
     content: dict[str, Any] = {"model": state_dict}

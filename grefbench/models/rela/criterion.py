@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from grefbench.models.losses import dice_loss
+
 CLASS_WEIGHTS = (0.9, 1.1)
 AUXILIARY_WEIGHT = 0.1
 
@@ -85,18 +87,6 @@ class ReferringCriterion(nn.Module):
                                    align_corners=False)
             loss = loss + self.category_weight * F.cross_entropy(logits, categories)
         return {"loss_mask": loss * self.mask_weight}
-
-
-def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of 1 - (2|P*G| + 1) / (|P| + |G| + 1), P the softmax target probability.
-
-    The +1 keeps it defined for a no-target sentence (empty G), where it pushes P towards empty.
-    """
-    probability = logits.softmax(dim=1)[:, 1].flatten(1)
-    targets = targets.flatten(1)
-    overlap = (probability * targets).sum(-1)
-    total = probability.sum(-1) + targets.sum(-1)
-    return (1 - (2 * overlap + 1) / (total + 1)).mean()
 
 
 def _stack_masks(gt_masks: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:

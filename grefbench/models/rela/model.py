@@ -17,7 +17,8 @@ from grefbench.errors import UsageError
 from grefbench.models.rela.config import ReLAConfig, check_config
 from grefbench.models.rela.decoder import ReferringDecoder
 from grefbench.models.rela.pixel_decoder import PixelDecoder
-from grefbench.models.rela.text import build_text_encoder
+from grefbench.models.rela.resnet import ResNetBackbone
+from grefbench.models.text.bert import build_text_encoder
 
 if TYPE_CHECKING:
     from transformers import BertConfig
@@ -104,6 +105,8 @@ class ReLA(nn.Module):
     padding mask.
     """
 
+    family_name = "rela"  # its entry in the model registry
+
     def __init__(self, config: ReLAConfig, text_config: "BertConfig"):
         super().__init__()
         from grefbench.models.rela.backbone import build_backbone
@@ -155,6 +158,38 @@ class ReLA(nn.Module):
         hidden = self.text_encoder(input_ids=lang_tokens, attention_mask=lang_mask).last_hidden_state
         return hidden.transpose(1, 2)
 
+    @property
+    def image_encoder_reads_words(self) -> bool:
+        """Whether the sentence reaches the backbone (Swin's PWAM fusion does; ResNet-50 ignores it).
+
+        Where it does not, the backbone and the pixel decoder are per-image work: `encode_images`
+        runs them once per image and `decode_sentences` the rest once per sentence.
+        """
+        return not isinstance(self.backbone, ResNetBackbone)
+
+    def encode_images(self, images: torch.Tensor) -> dict[str, object]:
+        """The per-image part (backbone and pixel decoder) of a model whose backbone reads no words."""
+        if self.image_encoder_reads_words:
+            raise UsageError("this ReLA's backbone reads the sentence: its image features are per sentence")
+        x = self.normalize_and_pad(images)
+        mask_features, scales = self.sem_seg_head.pixel_decoder(self.backbone(x, None, None))
+        return {"mask_features": mask_features, "scales": scales, "size": tuple(x.shape[-2:])}
+
+    def decode_sentences(self, encoded: Mapping[str, object], image_index: torch.Tensor, lang_tokens: torch.Tensor,
+                         lang_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The per-sentence part: sentence i reads the features of image `image_index[i]` (eval mode)."""
+        index = image_index.to(encoded["mask_features"].device)
+        mask_features = encoded["mask_features"].index_select(0, index)
+        scales = [scale.index_select(0, index) for scale in encoded["scales"]]
+        lang_tokens, lang_mask = lang_tokens.to(index.device), lang_mask.to(index.device)
+        lang_feat = self.encode_text(lang_tokens, lang_mask)
+        outputs = self.sem_seg_head.predictor(scales, mask_features, lang_feat, lang_mask)
+        return self._eval_outputs(outputs, encoded["size"])
+
+    def _eval_outputs(self, outputs: Mapping[str, torch.Tensor], size) -> dict[str, torch.Tensor]:
+        ref_seg = F.interpolate(outputs["pred_masks"], size=size, mode="bilinear", align_corners=False)
+        return {"ref_seg": ref_seg.sigmoid(), "nt_label": outputs["nt_label"].sigmoid()}
+
     def forward(
         self, images: torch.Tensor, lang_tokens: torch.Tensor, lang_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
@@ -168,5 +203,4 @@ class ReLA(nn.Module):
         outputs = self.sem_seg_head(features, lang_feat, lang_mask)
         if self.training:
             return outputs
-        ref_seg = F.interpolate(outputs["pred_masks"], size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return {"ref_seg": ref_seg.sigmoid(), "nt_label": outputs["nt_label"].sigmoid()}
+        return self._eval_outputs(outputs, x.shape[-2:])

@@ -13,9 +13,9 @@ from torch import nn
 
 from grefbench.errors import ConfigError
 from grefbench.models.rela.backbone import ResNetConfig, SwinConfig, build_backbone
-from grefbench.models.rela.fusion import PWAM
+from grefbench.models.backbones.fusion import PWAM
 from grefbench.models.rela.resnet import ConvNorm, FrozenBatchNorm2d, ResNetBackbone
-from grefbench.models.rela.swin import (
+from grefbench.models.backbones.swin import (
     PatchEmbed,
     PatchMerging,
     SwinBackbone,

@@ -11,7 +11,7 @@ from grefbench.errors import ConfigError
 from grefbench.models import load_model, save_checkpoint
 from grefbench.models.rela.backbone import build_backbone
 from grefbench.models.rela.config import config_from_dict, config_to_dict, load_config
-from grefbench.models.rela.swin import ConvStem, PatchEmbed
+from grefbench.models.backbones.swin import ConvStem, PatchEmbed
 from tests.models.tiny import TINY_TEXT, tiny_config, tiny_inputs
 
 

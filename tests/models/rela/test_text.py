@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from grefbench.errors import CheckpointError, ConfigError, UsageError
-from grefbench.models.rela.text import (
+from grefbench.models.text.bert import (
     ReferringTokenizer,
     build_text_encoder,
     make_text_config,

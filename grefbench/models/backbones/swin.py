@@ -150,6 +150,9 @@ class SwinStage(nn.Module):
         text_dim: int,
         options: BlockOptions,
         use_checkpoint: bool = False,
+        fusion_heads: int = 1,
+        fusion_dropout: float = 0.0,
+        gate_without_downsample: bool = False,
     ) -> None:
         super().__init__()
         self.window_size = window_size
@@ -165,10 +168,11 @@ class SwinStage(nn.Module):
             )
             for index in range(depth)
         )
-        self.fusion = PWAM(dim, text_dim, num_heads=1, dropout=0.0)
+        self.fusion = PWAM(dim, text_dim, num_heads=fusion_heads, dropout=fusion_dropout)
         self.downsample = PatchMerging(dim) if downsample else None
         self.res_gate = None
-        if downsample:
+        # LAVT builds the gate on the last stage too (its result is discarded there); ReLA does not.
+        if downsample or gate_without_downsample:
             self.res_gate = nn.Sequential(
                 nn.Linear(dim, dim, bias=False),
                 nn.ReLU(),
@@ -275,6 +279,9 @@ class SwinBackbone(nn.Module):
     `lang_feat` is `(B, text_dim, L)` (the official channels-first layout), `lang_mask` is
     `(B, L, 1)` or `(B, L)` with 1 for real words. Outputs are contiguous NCHW features at
     strides 4, 8, 16, 32 with `embed_dim * 2**i` channels, restricted to `out_features`.
+
+    ReLA's defaults; LAVT passes its PWAM heads per stage (`fusion_heads`, official `--mha`),
+    `fusion_dropout` (`--fusion_drop`) and `gate_every_stage=True` (a `res_gate` on the last stage).
     """
 
     size_divisibility = 32
@@ -301,9 +308,13 @@ class SwinBackbone(nn.Module):
         use_checkpoint: bool = False,
         text_dim: int = 768,
         stem: str = "patch",
+        fusion_heads: Sequence[int] | None = None,
+        fusion_dropout: float = 0.0,
+        gate_every_stage: bool = False,
     ) -> None:
         super().__init__()
         num_stages = len(depths)
+        fusion_heads = tuple(fusion_heads) if fusion_heads is not None else (1,) * num_stages
         self.out_features = tuple(out_features)
         self.num_features = [embed_dim * 2**index for index in range(num_stages)]
         self.patch_embed = STEMS[stem](patch_size, in_channels, embed_dim, patch_norm)
@@ -315,7 +326,7 @@ class SwinBackbone(nn.Module):
             self.absolute_pos_embed = None
         self.pos_drop = nn.Dropout(drop_rate)
 
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()  # stochastic depth decay
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()  # stochastic depth decay
         options = BlockOptions(mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate)
         self.layers = nn.ModuleList(
             SwinStage(
@@ -328,6 +339,9 @@ class SwinBackbone(nn.Module):
                 text_dim=text_dim,
                 options=options,
                 use_checkpoint=use_checkpoint,
+                fusion_heads=fusion_heads[index],
+                fusion_dropout=fusion_dropout,
+                gate_without_downsample=gate_every_stage,
             )
             for index in range(num_stages)
         )

@@ -40,7 +40,7 @@ def pretrained_text(source: str) -> tuple["BertConfig", dict[str, torch.Tensor]]
     """The config and `text_encoder.*` state dict of a named pretrained BERT-family encoder."""
     from safetensors.torch import load_file
 
-    from grefbench.models.rela.text import read_text_config
+    from grefbench.models.text.bert import read_text_config
 
     folder = source_folder(source)
     config = read_text_config(folder / "config.json")

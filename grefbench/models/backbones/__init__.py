@@ -1,0 +1,1 @@
+"""Image backbones shared by model families: LAVT's multimodal Swin with pixel-word attention."""

@@ -1,0 +1,1 @@
+"""Text encoders shared by model families: BERT, its tokenizer and packaged pretrained weights."""
