@@ -12,7 +12,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
 import re
+import stat
 import zlib
 from dataclasses import dataclass, field
 from itertools import chain
@@ -22,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from grefbench.errors import SubmissionError
+from grefbench.errors import SubmissionError, shown
+from grefbench.io import limits
 from grefbench.io.atomic import atomic_open
 from grefbench.io.documents import read_document
 
@@ -72,6 +75,8 @@ def sniff_format(path: str | Path) -> str | None:
     """The 'format' field of a prediction file, from its first 64 KiB (the whole file only when the
     field is not there); None when the file has none or cannot be read (its reader then says why)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block; the reader refuses it
+            return None
         with open(path, "rb") as handle:
             head = handle.read(1 << 16)
             whole = len(head) < 1 << 16 and not handle.read(1)
@@ -99,7 +104,7 @@ def sniff_format(path: str | Path) -> str | None:
 def _box_problem(box: Any) -> str | None:
     """Why `box` is not a valid [x, y, w, h], or None."""
     if not isinstance(box, list) or len(box) != 4 or not all(type(v) in _NUMBER for v in box):
-        return f"must be [x, y, w, h] with 4 numbers, found {json.dumps(box)}"
+        return f"must be [x, y, w, h] with 4 numbers, found {shown(box)}"
     for name, value in zip(("x", "y", "width", "height"), box):
         if not math.isfinite(value):
             return f"has a non-finite {name} ({value})"
@@ -117,9 +122,9 @@ def parse_boxes(path: Path, document: Any) -> BoxFile:
             raise _fail(path, f"missing the field {key!r}")
     unknown = sorted(set(document) - _TOP_KEYS)
     if unknown:
-        raise _fail(path, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+        raise _fail(path, f"unknown field {shown(unknown[0])} (allowed: {', '.join(sorted(_TOP_KEYS))})")
     if document["format"] != FORMAT:
-        raise _fail(path, f"field 'format' is {document['format']!r}, expected {FORMAT!r}")
+        raise _fail(path, f"field 'format' is {shown(document['format'])}, expected {FORMAT!r}")
     for key in ("dataset", "split"):
         if not isinstance(document[key], str):
             raise _fail(path, f"field {key!r} must be a string")
@@ -132,6 +137,11 @@ def parse_boxes(path: Path, document: Any) -> BoxFile:
     provenance = document.get("provenance", {})
     if not isinstance(provenance, dict):
         raise _fail(path, "field 'provenance' must be an object")
+    try:  # both are copied into every output
+        limits.nesting(model, "field 'model'")
+        limits.nesting(provenance, "field 'provenance'")
+    except limits.Refused as error:
+        raise _fail(path, str(error)) from None
 
     fast = _parse_entries_fast(predictions)
     if fast is None:  # something is wrong: find and name it
@@ -194,17 +204,18 @@ def _parse_entries(path: Path, predictions: list) -> _Columns:
         where = f"predictions[{i}]"
         if not isinstance(entry, dict):
             raise _fail(path, f"{where} must be an object")
-        sent_id = entry.get("sent_id")
-        if type(sent_id) is not int:
-            raise _fail(path, f"{where}: 'sent_id' must be an integer, found {json.dumps(sent_id)}")
+        try:
+            sent_id = limits.integer(entry.get("sent_id"), "'sent_id'")
+        except limits.Refused as error:
+            raise _fail(path, f"{where}: {error}") from None
         where = f"sent_id {sent_id}"
         extra = set(entry) - _ENTRY_KEYS
         if extra:
-            raise _fail(path, f"{where}: unknown field {sorted(extra)[0]!r} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+            raise _fail(path, f"{where}: unknown field {shown(sorted(extra)[0])} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
         boxes = entry.get("boxes")
         if not isinstance(boxes, list):
             raise _fail(path, f"{where}: 'boxes' must be a list of [x, y, w, h] (an empty list for no target), "
-                              f"found {json.dumps(boxes)}")
+                              f"found {shown(boxes)}")
         for j, box in enumerate(boxes):
             problem = _box_problem(box)
             if problem is not None:
@@ -215,13 +226,13 @@ def _parse_entries(path: Path, predictions: list) -> _Columns:
                 raise _fail(path, f"{where}: 'scores' must be a list of numbers in [0, 1] (or left out), found null")
             scores = [1.0] * len(boxes)
         elif not isinstance(scores, list):
-            raise _fail(path, f"{where}: 'scores' must be a list of numbers in [0, 1], found {json.dumps(scores)}")
+            raise _fail(path, f"{where}: 'scores' must be a list of numbers in [0, 1], found {shown(scores)}")
         elif len(scores) != len(boxes):
             raise _fail(path, f"{where}: 'scores' has {len(scores)} values for {len(boxes)} boxes")
         else:
             for j, score in enumerate(scores):
                 if type(score) not in _NUMBER or not (math.isfinite(score) and 0 <= score <= 1):
-                    raise _fail(path, f"{where}: scores[{j}] must be a finite number in [0, 1], found {json.dumps(score)}")
+                    raise _fail(path, f"{where}: scores[{j}] must be a finite number in [0, 1], found {shown(score)}")
         sent_ids[i] = sent_id
         counts[i] = len(boxes)
         all_boxes.extend(boxes)
@@ -244,9 +255,9 @@ def check_boxes_against_ids(boxes: BoxFile, split_ids: np.ndarray, dataset: str,
     """`check_boxes_against_split` given the split's sent_ids in record order."""
     path = boxes.path
     if boxes.dataset != dataset:
-        raise _fail(path, f"field 'dataset' is {boxes.dataset!r} but {dataset!r} is being scored")
+        raise _fail(path, f"field 'dataset' is {shown(boxes.dataset)} but {dataset!r} is being scored")
     if boxes.split != split_name:
-        raise _fail(path, f"field 'split' is {boxes.split!r} but split {split_name!r} is being scored")
+        raise _fail(path, f"field 'split' is {shown(boxes.split)} but split {split_name!r} is being scored")
     ranked = np.argsort(split_ids, kind="stable")
     place = np.searchsorted(split_ids[ranked], boxes.sent_ids).clip(0, max(len(split_ids) - 1, 0))
     known = split_ids[ranked][place] == boxes.sent_ids if len(split_ids) else np.zeros(len(boxes), dtype=bool)
