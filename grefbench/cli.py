@@ -63,16 +63,29 @@ def score(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics, breakdown and provenance here."),
     per_expression: Optional[Path] = typer.Option(None, "--per-expression", help="Per-sentence table (.csv or .parquet)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table (for scripts)."),
+    box_iou: Optional[str] = typer.Option(None, "--box-iou", help="Box files: giou (official, default) or iou."),
+    score_threshold: Optional[float] = typer.Option(None, "--score-threshold",
+                                                    help="Box files: keep boxes scoring at least this (official: 0.7)."),
 ) -> None:
-    """Score a prediction file with the official ReLA metric semantics."""
+    """Score a prediction file: masks (GRES, official ReLA semantics) or boxes (GREC, official gRefCOCO semantics)."""
     from grefbench import collector, console, parallel
     from grefbench.io.atomic import check_outputs, transaction
+    from grefbench.io.boxes import FORMAT as BOX_FORMAT
+    from grefbench.io.boxes import sniff_format
     from grefbench.io.tables import check_table_path, write_json, write_table
-    from grefbench.scoring import score_file
 
     if per_expression is not None:
         check_table_path(per_expression)
     check_outputs({"--json": json_out, "--per-expression": per_expression}, {"PREDICTIONS": predictions})
+    if sniff_format(predictions) == BOX_FORMAT:
+        _score_boxes(predictions, data_root, dataset, split, protocol, json_out, per_expression, quiet,
+                     box_iou, score_threshold)
+        return
+    if box_iou is not None or score_threshold is not None:
+        raise UsageError(f"{predictions}: --box-iou and --score-threshold apply to box files "
+                         f"(format grefbench-boxes/1) only")
+    from grefbench.scoring import score_file
+
     with transaction():  # a failed command (scoring, writing or display) leaves no output behind
         with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
             with console.progress_bar("scoring", None, enabled=not quiet, unit="sentences") as advance:
@@ -97,6 +110,42 @@ def score(
     _held_until_exit = result
 
 
+def _score_boxes(predictions: Path, data_root: Optional[Path], dataset: Optional[str], split: Optional[str],
+                 protocol: Optional[str], json_out: Optional[Path], per_expression: Optional[Path], quiet: bool,
+                 box_iou: Optional[str], score_threshold: Optional[float]) -> None:
+    """`score` for a box file (GREC): calls grefbench.grec_scoring.score_box_file."""
+    from grefbench import console
+    from grefbench.grec_scoring import score_box_file
+    from grefbench.io.tables import write_json, write_table
+    from grefbench.metrics.grec import GREC_METRIC_NAMES, SCORE_THRESHOLD
+
+    if protocol is not None:
+        raise UsageError(f"{predictions}: --protocol applies to mask files; boxes are in the original image's pixels")
+    from grefbench import collector
+    from grefbench.io.atomic import transaction
+
+    with transaction():  # a failed command (scoring, writing or display) leaves no output behind
+        with collector.paused(freeze=True):  # a short-lived process that builds no cycles: no heap rescans
+            result = score_box_file(predictions, data_root, dataset, split, box_iou=box_iou or "giou",
+                                    score_threshold=SCORE_THRESHOLD if score_threshold is None else score_threshold,
+                                    keep_per_sentence=per_expression is not None)
+        if json_out is not None:
+            write_json(json_out, result.to_json())
+        if per_expression is not None:
+            write_table(per_expression, result.per_sentence(), result.provenance)
+        if not quiet:
+            options = result.provenance["grec_options"]
+            label = " (boxes derived from masks)" if result.predictions.derived_from_masks else ""
+            title = (f"GREC · {result.provenance['dataset']} {result.provenance['split']} · "
+                     f"{result.predictions.model['name']}{label} · "
+                     f"box IoU {options['box_iou']}, score >= {options['score_threshold']}"
+                     f"{'' if options['official'] else ' (not the official setting)'}")
+            display = console.stderr if usage.writes_stdout(json_out, per_expression) else console.stdout
+            display.print(console.metrics_table(title, result.metrics, result.breakdown, GREC_METRIC_NAMES))
+    global _held_until_exit
+    _held_until_exit = result
+
+
 @app.command()
 def validate(
     path: Path = typer.Argument(..., help="A prediction file, or a submission folder."),
@@ -113,8 +162,23 @@ def validate(
     from grefbench import console
     from grefbench.data.catalog import default_root, get_dataset
     from grefbench.data.split import load_split
+    from grefbench.io.boxes import FORMAT as BOX_FORMAT
+    from grefbench.io.boxes import sniff_format
     from grefbench.io.predictions import check_against_split, read_predictions
 
+    if sniff_format(path) == BOX_FORMAT:
+        from grefbench.io.boxes import check_boxes_against_split, read_boxes
+
+        boxes = read_boxes(path)
+        root = data_root or default_root(dataset or boxes.dataset)
+        checked = "format, types and box values"
+        if root is not None:
+            check_boxes_against_split(boxes, load_split(root, dataset or boxes.dataset, split or boxes.split))
+            checked += f", coverage of {dataset or boxes.dataset} {split or boxes.split}"
+        console.stdout.print(f"OK {path}: {len(boxes)} box predictions, {int(boxes.counts.sum())} boxes "
+                             f"({boxes.dataset} {boxes.split}, model {boxes.model['name']!r}); checked {checked}.",
+                             markup=False, highlight=False)
+        return
     parsed = read_predictions(path)
     dataset = dataset or parsed.dataset
     split = split or parsed.split
@@ -217,8 +281,31 @@ def eval_command(
         console.stdout.print(console.metrics_table(title, result.metrics, result.breakdown))
     console.say(f"data: {root} ({dataset} {split}); weights: {weights or '(none: random init)'}"
                 f"{f'; config: {config}' if config else ''}")
-    console.say(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence} "
+    console.say(f"wrote {outputs.predictions}, {outputs.metrics}, {outputs.per_sentence}, "
+                f"{outputs.predictions.with_name('boxes.json.gz')} (GREC boxes derived from masks) "
                 f"({outputs.sentences_computed} sentences computed in {outputs.seconds:.1f} s)")
+
+
+@app.command("boxes")
+def boxes_command(
+    predictions: Path = typer.Argument(..., help="Mask prediction file (grefbench-predictions/1)."),
+    out: Path = typer.Option(..., "--out", help="Box file to write (grefbench-boxes/1; .json or .json.gz)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root",
+                                             help="Dataset root: image sizes for masks not at the image's size."),
+    min_area: int = typer.Option(16, "--min-area", help="Drop connected components smaller than this (mask pixels)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Derive a GREC box file from a mask prediction file: one box per 8-connected component (docs/grec.md)."""
+    from grefbench import console
+    from grefbench.boxes_from_masks import derive_box_file
+    from grefbench.io.atomic import check_outputs, transaction
+
+    check_outputs({"--out": out}, {"PREDICTIONS": predictions})
+    with transaction():  # a failed command leaves no output behind
+        with console.progress_bar("boxes", None, enabled=not quiet, unit="sentences") as advance:
+            written = derive_box_file(predictions, out, data_root, min_area=min_area, progress=advance)
+    if not quiet:
+        console.say(f"wrote {written} (boxes derived from masks)")
 
 
 @app.command()

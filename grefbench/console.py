@@ -118,18 +118,20 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def metrics_table(title: object, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None) -> Table:
-    """One row for the overall metrics and one per target kind (`title` is shown as plain text)."""
+def metrics_table(title: object, metrics: dict[str, Any], breakdown: dict[str, dict[str, Any]] | None = None,
+                  names: tuple[str, ...] = METRIC_NAMES) -> Table:
+    """One row for the overall metrics and one per target kind (`title` is shown as plain text; columns
+    `names`: GRES by default)."""
     from rich import box
     from rich.table import Table
 
     table = Table(title=plain(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("subset", style="bold", no_wrap=True, min_width=9)
-    for name in METRIC_NAMES:
+    for name in names:
         table.add_column(name if name != "num_expressions" else "#expr", justify="right", no_wrap=True)
-    table.add_row("all", *(_format(metrics.get(name)) for name in METRIC_NAMES))
+    table.add_row("all", *(_format(metrics.get(name)) for name in names))
     for kind, values in (breakdown or {}).items():
-        table.add_row(plain(kind), *(_format(values.get(name)) for name in METRIC_NAMES))
+        table.add_row(plain(kind), *(_format(values.get(name)) for name in names))
     return table
 
 

@@ -73,5 +73,6 @@ def test_trivial_baselines_run_as_a_module_from_another_directory(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     written = sorted(path.name for path in out.iterdir())
-    assert written == ["all-objects-grefshapes-val.json.gz", "always-no-target-grefshapes-val.json.gz"]
+    assert written == ["all-object-boxes-grefshapes-val.json.gz", "all-objects-grefshapes-val.json.gz",
+                       "always-no-target-grefshapes-val.json.gz"]
     assert "all-objects" in run.stdout and "always-no-target" in run.stdout

@@ -3,6 +3,8 @@
 - all-objects: every object of the image (the union of all its non-crowd annotations), never
   no-target. It knows where the objects are (from the annotations), not which one is meant.
 - always-no-target: every sentence called no-target, empty masks.
+- all-object-boxes (GREC): every object's box of the image (every annotation's `bbox`, crowd
+  included as in the GREC ground truth), score 1.0, never no-target.
 
 usage: python -m grefbench.baselines.trivial --out DIR [--data-root ROOT --dataset D] [--split val] [--protocol rela480]
 (default data: the shipped gRefShapes).
@@ -43,6 +45,26 @@ def always_no_target_entries(split: ReferSplit) -> list[dict]:
     return [{"sent_id": record.sent_id, "no_target": True} for record in split.records]
 
 
+def all_object_boxes_entries(split: ReferSplit) -> list[dict]:
+    """Box-file entries (GREC): every annotation's box of each sentence's image, score 1.0."""
+    boxes_of_image: dict[int, list[list[float]]] = {}
+    for annotation in split.annotations.values():
+        boxes_of_image.setdefault(annotation["image_id"], []).append([float(v) for v in annotation["bbox"]])
+    entries = []
+    for record in split.records:
+        boxes = boxes_of_image.get(record.image_id, [])
+        entries.append({"sent_id": record.sent_id, "boxes": boxes, "scores": [1.0] * len(boxes)})
+    return entries
+
+
+def write_trivial_boxes(split: ReferSplit, out: Path) -> Path:
+    """Write the all-object-boxes box file (grefbench-boxes/1) for `split`."""
+    from grefbench.io.boxes import write_boxes
+
+    return write_boxes(out, dataset=split.dataset, split=split.split, model={"name": "trivial: all-object-boxes"},
+                       entries=all_object_boxes_entries(split))
+
+
 def write_trivial_predictions(split: ReferSplit, protocol: str, out_dir: Path) -> dict[str, Path]:
     """Write one prediction file per trivial predictor; returns their paths."""
     entries = {"all-objects": all_objects_entries(split, protocol), "always-no-target": always_no_target_entries(split)}
@@ -71,6 +93,13 @@ def main(argv: list[str] | None = None) -> None:
         result = score_file(path, root, args.dataset, args.split)
         console.stdout.print(console.metrics_table(f"{name} · {args.dataset} {args.split} · {args.protocol}",
                                                    result.metrics, result.breakdown))
+    from grefbench.grec_scoring import score_box_file
+    from grefbench.metrics.grec import GREC_METRIC_NAMES
+
+    boxes = write_trivial_boxes(split, Path(args.out) / f"all-object-boxes-{args.dataset}-{args.split}.json.gz")
+    result = score_box_file(boxes, root, args.dataset, args.split)
+    console.stdout.print(console.metrics_table(f"all-object-boxes (GREC) · {args.dataset} {args.split}",
+                                               result.metrics, result.breakdown, GREC_METRIC_NAMES))
 
 
 if __name__ == "__main__":

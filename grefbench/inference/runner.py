@@ -1,6 +1,7 @@
 """`grefbench eval`: run a model over a split, write the prediction file, score it, keep the tables.
 
 Outputs in OUT: predictions.json.gz (grefbench-predictions/1), metrics.json, per_sentence.parquet,
+boxes.json.gz and grec_metrics.json (GREC boxes derived from the masks, grefbench/boxes_from_masks.py),
 plus shards/ (finished work, for resuming). Under torchrun each rank computes its shards, rank 0
 gathers and writes; the outputs are identical to a single process.
 """
@@ -21,6 +22,7 @@ from grefbench.errors import DatasetError, GrefbenchError, UsageError
 from grefbench.inference import distributed
 from grefbench.inference.masks import prediction_entries
 from grefbench.inference.shards import Shard, ShardStore, plan_shards
+from grefbench.boxes_from_masks import write_grec_outputs
 from grefbench.io.predictions import FORMAT, parse_predictions, write_predictions
 from grefbench.io.tables import write_json, write_table
 from grefbench.provenance import file_sha256, provenance
@@ -277,5 +279,6 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
     write_predictions(predictions_path, dataset=split.dataset, split=split.split, protocol=protocol.name,
                       model=document["model"], entries=entries, provenance=record)
     metrics_path = write_json(out / "metrics.json", result.to_json())
+    write_grec_outputs(parsed, entries, split, out)  # GREC: boxes derived from the masks, and their metrics
     table_path = write_table(out / "per_sentence.parquet", result.per_sentence(), result.provenance)
     return EvalOutputs(result, predictions_path, metrics_path, table_path, time.perf_counter() - started, computed)

@@ -20,8 +20,9 @@ import numpy as np
 
 from grefbench.data.protocols import PROTOCOLS, get_protocol
 from grefbench.errors import SubmissionError, shown
-from grefbench.io import jsonio, limits, rle
+from grefbench.io import limits, rle
 from grefbench.io.atomic import atomic_open
+from grefbench.io.documents import read_document  # noqa: F401 (imported from here by callers)
 
 if TYPE_CHECKING:
     from grefbench.data.split import ReferSplit
@@ -66,27 +67,6 @@ class PredictionFile:
 
 def _fail(path: Path, message: str) -> SubmissionError:
     return SubmissionError(f"{path}: {message}")
-
-
-def read_document(path: str | Path) -> tuple[Path, Any]:
-    """Read and parse a JSON or gzipped-JSON file (size-capped, see io/limits.py); any damage is a SubmissionError."""
-    path = Path(path)
-    try:
-        data = limits.read_input(path)
-    except FileNotFoundError:
-        raise _fail(path, "file not found") from None
-    except IsADirectoryError:
-        raise _fail(path, "is a directory, expected a prediction file") from None
-    except OSError as error:
-        raise _fail(path, f"cannot read ({error.strerror or error})") from None
-    except limits.Refused as error:
-        raise _fail(path, str(error)) from None
-    if not data:
-        raise _fail(path, "file is empty")
-    try:
-        return path, jsonio.loads(data)
-    except jsonio.DecodeError as error:
-        raise _fail(path, jsonio.describe(error, data)) from None
 
 
 def parse_predictions(path: Path, document: Any) -> PredictionFile:

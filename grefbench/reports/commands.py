@@ -53,7 +53,7 @@ def _breakdowns_path(csv_path: Path) -> Path:
 
 
 def analyze(
-    predictions: Path = typer.Argument(..., help="Prediction file (grefbench-predictions/1)."),
+    predictions: Path = typer.Argument(..., help="Prediction file (grefbench-predictions/1) or box file (grefbench-boxes/1)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Dataset root; default: the shipped gRefShapes."),
     dataset: Optional[str] = typer.Option(None, help="Dataset; defaults to the file's 'dataset'."),
     split: Optional[str] = typer.Option(None, help="Split; defaults to the file's 'split'."),
@@ -80,6 +80,9 @@ def analyze(
                    "the breakdowns CSV": None if csv_out is None else _breakdowns_path(csv_out)},
                   {"PREDICTIONS": predictions})
     with transaction():  # a failed command leaves no output behind
+        if _is_box_file(predictions):
+            _analyze_boxes(predictions, data_root, dataset, split, html_out, csv_out, gallery, quiet)
+            return
         parsed = read_predictions(predictions)
         dataset = dataset or parsed.dataset
         if _zero_target(dataset):
@@ -131,6 +134,10 @@ def compare(
     _check_suffix(csv_out, ".csv", "--csv")
     check_outputs({"--html": html_out, "--csv": csv_out}, {"A": first, "B": second})
     with transaction():  # a failed command leaves no output behind
+        if _is_box_file(first) or _is_box_file(second):
+            _compare_boxes(first, second, data_root, dataset, split, resamples, seed, html_out, csv_out, gallery,
+                           quiet)
+            return
         model_a, model_b = read_predictions(first), read_predictions(second)
         dataset = dataset or model_a.dataset
         if _zero_target(dataset):
@@ -153,6 +160,71 @@ def compare(
             _display(html_out, csv_out).print(console.plain(document["verdict"], limit=None))
         else:
             display.print_comparison(document, _display(html_out, csv_out))
+
+
+def _is_box_file(path: Path) -> bool:
+    from grefbench.io.boxes import FORMAT, sniff_format
+
+    return sniff_format(path) == FORMAT
+
+
+def _analyze_boxes(path: Path, data_root: Optional[Path], dataset: Optional[str], split: Optional[str],
+                   html_out: Optional[Path], csv_out: Optional[Path], gallery: int, quiet: bool) -> None:
+    """`analyze` for a GREC box file: calls grefbench.reports.box_analysis.analyze_boxes."""
+    from grefbench.data.split import load_split
+    from grefbench.io.atomic import write_text
+    from grefbench.io.boxes import read_boxes
+    from grefbench.io.tables import write_table
+    from grefbench.reports.box_analysis import analyze_boxes, box_breakdown_frame
+    from grefbench.reports.box_documents import box_analysis_document, box_analysis_page, print_box_analysis
+
+    boxes = read_boxes(path)
+    dataset = dataset or boxes.dataset
+    loaded = load_split(_root(dataset, data_root), dataset, split or boxes.split)
+    result = analyze_boxes(boxes, loaded)
+    document = box_analysis_document(result, gallery_per_class=gallery if html_out is not None else 0)
+    page = box_analysis_page(document) if html_out is not None else None
+    if csv_out is not None:
+        write_table(csv_out, result.frame, result.result.provenance)
+        write_table(_breakdowns_path(csv_out), box_breakdown_frame(result), result.result.provenance)
+    if page is not None:
+        write_text(html_out, page)
+    if not quiet:
+        print_box_analysis(document, _display(html_out, csv_out))
+
+
+def _compare_boxes(first: Path, second: Path, data_root: Optional[Path], dataset: Optional[str],
+                   split: Optional[str], resamples: int, seed: int, html_out: Optional[Path],
+                   csv_out: Optional[Path], gallery: int, quiet: bool) -> None:
+    """`compare` for two GREC box files: calls grefbench.reports.box_compare.compare_box_analyses."""
+    from grefbench import console
+    from grefbench.data.split import load_split
+    from grefbench.io.atomic import write_text
+    from grefbench.io.boxes import read_boxes
+    from grefbench.io.tables import write_table
+    from grefbench.reports.box_analysis import analyze_boxes
+    from grefbench.reports.box_compare import compare_box_analyses
+    from grefbench.reports.box_documents import box_comparison_document, box_comparison_page, print_box_comparison
+
+    if not (_is_box_file(first) and _is_box_file(second)):
+        raise UsageError(f"cannot compare {first} and {second}: one is a box file (grefbench-boxes/1), the other not; "
+                         "derive boxes from the mask file with `grefbench boxes` first")
+    boxes_a, boxes_b = read_boxes(first), read_boxes(second)
+    dataset = dataset or boxes_a.dataset
+    loaded = load_split(_root(dataset, data_root), dataset, split or boxes_a.split)
+    comparison = compare_box_analyses(analyze_boxes(boxes_a, loaded), analyze_boxes(boxes_b, loaded),
+                                      resamples=resamples, seed=seed)
+    document = box_comparison_document(comparison, gallery_size=gallery if html_out is not None else 0)
+    page = box_comparison_page(document) if html_out is not None else None
+    if csv_out is not None:
+        provenance = {**comparison.a.result.provenance, "predictions_file_b": str(second), "model_b": boxes_b.model}
+        write_table(csv_out, comparison.paired, provenance)
+    if page is not None:
+        write_text(html_out, page)
+    if quiet:
+        _display(html_out, csv_out).print(console.plain(document["verdict"], limit=None))
+    else:
+        print_box_comparison(document, _display(html_out, csv_out))
 
 
 @leaderboard_app.command("build")

@@ -19,13 +19,13 @@ def _cell(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _breakdown(title: str, rows: list[dict[str, Any]]) -> Table:
+def _breakdown(title: str, rows: list[dict[str, Any]], names: tuple[str, ...] = METRIC_NAMES) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("group", style="bold")
-    for name in METRIC_NAMES:
-        table.add_column(name if name != "num_expressions" else "#expr", justify="right")
+    for name in names:
+        table.add_column(plain(name) if name != "num_expressions" else "#expr", justify="right")
     for row in rows[:TERMINAL_ROWS]:
-        table.add_row(plain(row["group"]), *(_cell(row.get(name)) for name in METRIC_NAMES))
+        table.add_row(plain(row["group"]), *(_cell(row.get(name)) for name in names))
     if len(rows) > TERMINAL_ROWS:
         table.caption = f"{len(rows) - TERMINAL_ROWS} more rows in the HTML and CSV outputs"
     return table

@@ -1,6 +1,6 @@
 """`grefbench leaderboard build`: a static site from the submission folders.
 
-    OUT/index.html                 one sortable table per dataset / split / protocol
+    OUT/index.html                 one sortable table per dataset / split / protocol, and GREC tables per dataset / split
     OUT/submissions/<slug>.html    a page per submission: metadata, reported numbers, analysis per split
     OUT/results.json               every row of every table, as data
     OUT/state.json                 hashes of what each cached analysis was built from
@@ -32,9 +32,11 @@ from grefbench.reports import html
 from grefbench.reports.analysis import ANALYSIS_VERSION
 from grefbench.reports.submissions import (
     METADATA_KEYS,
+    REPORTED_GREC_METRICS,
     REPORTED_PROTOCOLS,
     SOURCE_KEYS,
     Submission,
+    check_box_file,
     check_prediction_file,
     data_root_for,
     discover_submissions,
@@ -128,10 +130,43 @@ def _verified_row(submission: Submission, document: dict[str, Any]) -> dict[str,
 
 
 def _reported_row(submission: Submission, result) -> dict[str, Any]:
-    metrics = {name: result.metrics.get(name) for name in metric_names(result.dataset)}
+    names = REPORTED_GREC_METRICS if result.task == "grec" else metric_names(result.dataset)
+    metrics = {name: result.metrics.get(name) for name in names}
     metrics["num_expressions"] = None
     return {"dataset": result.dataset, "split": result.split, "protocol": result.protocol, "status": "reported",
-            "metrics": metrics, "source": submission.source, "note": result.note}
+            "metrics": metrics, "source": submission.source, "note": result.note, "task": result.task}
+
+
+def _grec_verified_row(submission: Submission, entry, split) -> dict[str, Any]:
+    """A GREC row scored here from a box file (fast: no cache needed)."""
+    from grefbench.grec_scoring import score_boxes
+
+    result = score_boxes(check_box_file(submission, entry, split), split)
+    derived = result.predictions.derived_from_masks
+    return {"dataset": entry.dataset, "split": entry.split, "protocol": "unspecified", "status": "verified",
+            "metrics": result.metrics, "source": None, "task": "grec",
+            "note": "boxes derived from masks" if derived else None}
+
+
+def _grec_sort_key(row: dict[str, Any]) -> tuple:
+    metrics = row["metrics"]
+    precision, n_acc = metrics.get(REPORTED_GREC_METRICS[0]), metrics.get("N-acc")
+    return (precision is None, -(precision or 0.0), n_acc is None, -(n_acc or 0.0), row["name"].lower())
+
+
+def group_grec_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GREC rows grouped into one table per dataset / split, in catalog order, best Pr@(F1=1,IoU>=0.5) first."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["split"]), []).append(row)
+
+    def order(key: tuple[str, str]) -> tuple:
+        dataset, split = key
+        splits = DATASETS[dataset].splits
+        return list(DATASETS).index(dataset), splits.index(split) if split in splits else len(splits)
+
+    return [{"dataset": d, "split": s, "title": f"GREC · {d} · {s}", "anchor": f"grec-{d}-{s}".replace("+", "plus"),
+             "rows": sorted(groups[(d, s)], key=_grec_sort_key)} for d, s in sorted(groups, key=order)]
 
 
 def _reported_metrics(rows: list[dict[str, Any]], slug: str) -> tuple[str, ...]:
@@ -204,6 +239,7 @@ def build_leaderboard(
     entries: dict[str, Any] = {}
     documents: dict[str, list[dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
+    grec_rows: list[dict[str, Any]] = []
     for submission in submissions:
         documents[submission.slug] = []
         for entry in submission.predictions:
@@ -235,12 +271,23 @@ def build_leaderboard(
             entries[key] = {"fingerprint": fingerprint, "cache": cache_file.as_posix()}
             documents[submission.slug].append(document)
             rows.append(_with_submission(_verified_row(submission, document), submission))
+        for entry in submission.boxes:
+            root = data_root_for(entry.dataset, data_root)
+            if root is None:
+                raise UsageError(f"submission {submission.folder}: scoring {entry.dataset} {entry.split} needs "
+                                 f"--data-root (the folder that holds {DATASETS[entry.dataset].folder}/ and images/)")
+            if progress is not None:
+                progress(f"scoring {submission.slug}/boxes/{entry.dataset}/{entry.split}")
+            split = load_split(root, entry.dataset, entry.split)
+            grec_rows.append(_with_submission(_grec_verified_row(submission, entry, split), submission))
         for result in submission.reported:
-            rows.append(_with_submission(_reported_row(submission, result), submission))
+            row = _with_submission(_reported_row(submission, result), submission)
+            (grec_rows if result.task == "grec" else rows).append(row)
             report.reported_rows += 1
 
     tables = group_tables(rows)
-    report.tables = len(tables)
+    grec_tables = group_grec_tables(grec_rows)
+    report.tables = len(tables) + len(grec_tables)
     provenance = {"grefbench_version": grefbench.__version__, "git_commit": None}
     for submission in submissions:
         page = html.render("submission.html", title=submission.name, submission=submission,
@@ -249,12 +296,14 @@ def build_leaderboard(
                            documents=documents[submission.slug],
                            reported=[r for r in rows if r["slug"] == submission.slug and r["status"] == "reported"],
                            reported_metrics=_reported_metrics(rows, submission.slug),
-                           provenance=provenance)
+                           grec_rows=[r for r in grec_rows if r["slug"] == submission.slug],
+                           grec_metrics=REPORTED_GREC_METRICS, provenance=provenance)
         write_text(out / PAGES_DIR / f"{submission.slug}.html", page)
     write_text(out / "index.html", html.render("index.html", title="GRES leaderboard", tables=tables,
+                                               grec_tables=grec_tables, grec_metrics=REPORTED_GREC_METRICS,
                                                count=len(submissions), provenance=provenance))
     write_json(out / "results.json", {"format": "grefbench-leaderboard/1", "grefbench_version": grefbench.__version__,
-                                      "tables": tables})
+                                      "tables": tables, "grec_tables": grec_tables})
     slugs = {s.slug for s in submissions}
     _remove_stale(out, built_before, slugs)
     write_json(out / STATE_FILE, {"format": STATE_FORMAT, "entries": entries, "pages": sorted(slugs)})

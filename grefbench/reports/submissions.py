@@ -3,6 +3,7 @@
     submissions/<slug>/
         submission.yaml                     metadata (model name, backbone, training data, paper, code, date, protocol, notes)
         predictions/<dataset>/<split>.json  grefbench-predictions/1 files (.json or .json.gz), scored here ("verified")
+        boxes/<dataset>/<split>.json        grefbench-boxes/1 files (GREC), scored here ("verified")
         reported.yaml                       numbers published elsewhere, with their source ("reported")
         README.md                           optional free text
 
@@ -26,23 +27,29 @@ from grefbench.data.catalog import DATASETS
 from grefbench.errors import SubmissionError, shown
 from grefbench.io import limits
 from grefbench.metrics.benchmarks import ALL_METRICS, metric_names
+from grefbench.metrics.grec import GREC_METRIC_NAMES
 
 if TYPE_CHECKING:
     from grefbench.data.split import ReferSplit
+    from grefbench.io.boxes import BoxFile
     from grefbench.io.predictions import PredictionFile
 
 METADATA_FILE = "submission.yaml"
 REPORTED_FILE = "reported.yaml"
 PREDICTIONS_DIR = "predictions"
+BOXES_DIR = "boxes"
 README_FILE = "README.md"
-ALLOWED_ENTRIES = (METADATA_FILE, REPORTED_FILE, PREDICTIONS_DIR, README_FILE)
+ALLOWED_ENTRIES = (METADATA_FILE, REPORTED_FILE, PREDICTIONS_DIR, BOXES_DIR, README_FILE)
 
 METADATA_KEYS = ("name", "backbone", "training_data", "paper", "code", "date", "protocol", "notes")
 LINK_KEYS = ("paper", "code")
 REPORTED_PROTOCOLS = ("native", "rela480", "unspecified", "refzom480", "rrefcoco480")
 REPORTED_METRICS = ALL_METRICS
+REPORTED_GREC_METRICS = tuple(name for name in GREC_METRIC_NAMES if name != "num_expressions")
+TASKS = ("gres", "grec")
 SOURCE_KEYS = ("repository", "path", "commit", "arxiv", "url", "quote", "note")
-RESULT_KEYS = ("dataset", "split", "protocol", "note", *REPORTED_METRICS)
+RESULT_KEYS = ("dataset", "split", "protocol", "task", "note",
+               *dict.fromkeys((*REPORTED_METRICS, *REPORTED_GREC_METRICS)))
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _ARXIV = re.compile(r"^\d{4}\.\d{4,5}(v\d+)?$")
@@ -82,6 +89,7 @@ class ReportedResult:
     protocol: str
     metrics: dict[str, float]
     note: str | None = None
+    task: str = "gres"  # "grec": box-level metrics (Pr@(F1=1,IoU>=0.5), N-acc, T-acc)
 
 
 @dataclass
@@ -95,6 +103,7 @@ class Submission:
     reported: list[ReportedResult] = field(default_factory=list)
     source: dict[str, str] | None = None
     warnings: list[str] = field(default_factory=list)
+    boxes: list[PredictionEntry] = field(default_factory=list)  # GREC box files
 
     @property
     def name(self) -> str:
@@ -262,10 +271,13 @@ def _read_result(folder: Path, index: int, entry: Any) -> ReportedResult:
     for key in entry:
         if key not in RESULT_KEYS:
             raise _unknown_key(folder, REPORTED_FILE, f" in {where}", key, RESULT_KEYS)
-    for key in ("dataset", "split", "protocol"):
+    task = entry.get("task", "gres")
+    if task not in TASKS:
+        raise _fail(folder, REPORTED_FILE, f"{where}: 'task' is {shown(task)}; expected one of {', '.join(TASKS)}")
+    for key in ("dataset", "split") if task == "grec" else ("dataset", "split", "protocol"):
         if key not in entry:
             raise _fail(folder, REPORTED_FILE, f"{where} lacks {shown(key)}")
-    dataset, split, protocol = entry["dataset"], entry["split"], entry["protocol"]
+    dataset, split, protocol = entry["dataset"], entry["split"], entry.get("protocol", "unspecified")
     if not isinstance(dataset, str) or dataset not in DATASETS:
         raise _fail(folder, REPORTED_FILE, f"{where}: unknown dataset {shown(dataset)}. Available: {', '.join(DATASETS)}")
     if split not in DATASETS[dataset].splits:
@@ -273,12 +285,20 @@ def _read_result(folder: Path, index: int, entry: Any) -> ReportedResult:
                                            f"{', '.join(DATASETS[dataset].splits)}")
     if protocol not in REPORTED_PROTOCOLS:
         raise _fail(folder, REPORTED_FILE, f"{where}: 'protocol' is {shown(protocol)}; expected one of {', '.join(REPORTED_PROTOCOLS)}")
-    _check_benchmark(folder, where, entry, dataset, protocol)
-    metrics = {key: _number(folder, where, key, entry[key]) for key in REPORTED_METRICS if key in entry}
+    if task == "grec":
+        allowed = REPORTED_GREC_METRICS
+    else:
+        _check_benchmark(folder, where, entry, dataset, protocol)
+        allowed = REPORTED_METRICS
+    other = [key for key in entry if key in (*REPORTED_METRICS, *REPORTED_GREC_METRICS) and key not in allowed]
+    if other:
+        raise _fail(folder, REPORTED_FILE, f"{where}: {shown(other[0])} is not a {task.upper()} metric "
+                                           f"({task.upper()} metrics: {', '.join(allowed)})")
+    metrics = {key: _number(folder, where, key, entry[key]) for key in allowed if key in entry}
     if not metrics:
-        raise _fail(folder, REPORTED_FILE, f"{where} has no metric (any of {', '.join(REPORTED_METRICS)})")
+        raise _fail(folder, REPORTED_FILE, f"{where} has no metric (any of {', '.join(allowed)})")
     note = _text(folder, REPORTED_FILE, f"{where}.note", entry["note"]) if entry.get("note") is not None else None
-    return ReportedResult(dataset, split, protocol, metrics, note)
+    return ReportedResult(dataset, split, protocol, metrics, note, task)
 
 
 def read_reported(folder: Path, warnings: list[str]) -> tuple[dict[str, str], list[ReportedResult]]:
@@ -294,26 +314,27 @@ def read_reported(folder: Path, warnings: list[str]) -> tuple[dict[str, str], li
     if not isinstance(results, list) or not results:
         raise _fail(folder, REPORTED_FILE, "'results' must be a non-empty list")
     parsed = [_read_result(folder, i, entry) for i, entry in enumerate(results)]
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, str]] = set()
     for result in parsed:
-        key = (result.dataset, result.split, result.protocol)
+        key = (result.task, result.dataset, result.split, result.protocol)
         if key in seen:
-            raise _fail(folder, REPORTED_FILE, f"two results for {result.dataset} {result.split} ({result.protocol})")
+            raise _fail(folder, REPORTED_FILE, f"two {result.task.upper()} results for {result.dataset} {result.split} "
+                                               f"({result.protocol})")
         seen.add(key)
     return source, parsed
 
 
-def find_prediction_files(folder: Path) -> list[PredictionEntry]:
-    """predictions/<dataset>/<split>.json[.gz], checked against the dataset catalog."""
-    base = folder / PREDICTIONS_DIR
+def find_prediction_files(folder: Path, directory: str = PREDICTIONS_DIR) -> list[PredictionEntry]:
+    """<directory>/<dataset>/<split>.json[.gz] (predictions/ or boxes/), checked against the dataset catalog."""
+    base = folder / directory
     if not base.is_dir():
-        raise _fail(folder, PREDICTIONS_DIR, "must be a folder holding <dataset>/<split>.json[.gz]")
+        raise _fail(folder, directory, "must be a folder holding <dataset>/<split>.json[.gz]")
     entries: list[PredictionEntry] = []
     for dataset_dir in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
-        relative = f"{PREDICTIONS_DIR}/{dataset_dir.name}"
+        relative = f"{directory}/{dataset_dir.name}"
         _check_inside(folder, dataset_dir)
         if not dataset_dir.is_dir():
-            raise _fail(folder, relative, "prediction files go in predictions/<dataset>/<split>.json[.gz]")
+            raise _fail(folder, relative, f"prediction files go in {directory}/<dataset>/<split>.json[.gz]")
         if dataset_dir.name not in DATASETS:
             raise _fail(folder, relative, f"unknown dataset {shown(dataset_dir.name)}. Available: {', '.join(DATASETS)}")
         spec = DATASETS[dataset_dir.name]
@@ -350,12 +371,14 @@ def load_submission(folder: str | Path) -> Submission:
     warnings: list[str] = []
     metadata = read_metadata(folder, warnings)
     predictions = find_prediction_files(folder) if (folder / PREDICTIONS_DIR).exists() else []
+    boxes = find_prediction_files(folder, BOXES_DIR) if (folder / BOXES_DIR).exists() else []
     source, reported = (None, [])
     if (folder / REPORTED_FILE).exists():
         source, reported = read_reported(folder, warnings)
-    if not predictions and not reported:
-        raise _fail(folder, None, f"has neither prediction files ({PREDICTIONS_DIR}/<dataset>/<split>.json) nor {REPORTED_FILE}")
-    return Submission(folder.name, folder, metadata, predictions, reported, source, warnings)
+    if not predictions and not boxes and not reported:
+        raise _fail(folder, None, f"has neither prediction files ({PREDICTIONS_DIR}/<dataset>/<split>.json or "
+                                  f"{BOXES_DIR}/<dataset>/<split>.json) nor {REPORTED_FILE}")
+    return Submission(folder.name, folder, metadata, predictions, reported, source, warnings, boxes)
 
 
 def check_prediction_file(submission: Submission, entry: PredictionEntry, split: ReferSplit | None = None) -> PredictionFile:
@@ -382,6 +405,24 @@ def check_prediction_file(submission: Submission, entry: PredictionEntry, split:
             check_against_split(parsed, split)
         except SubmissionError as error:
             raise _fail(submission.folder, relative, str(error).removeprefix(f"{entry.path}: ")) from None
+    return parsed
+
+
+def check_box_file(submission: Submission, entry: PredictionEntry, split: ReferSplit | None = None) -> BoxFile:
+    """Read one GREC box file strictly, check it is for the split its name says and, given the loaded
+    `split`, that it covers it. Errors name the folder and the file."""
+    from grefbench.io.boxes import check_boxes_against_split, read_boxes
+
+    relative = entry.path.relative_to(submission.folder).as_posix()
+    try:
+        parsed = read_boxes(entry.path)
+        if parsed.dataset != entry.dataset or parsed.split != entry.split:
+            raise SubmissionError(f"{entry.path}: is a box file for {parsed.dataset} {parsed.split}, but it sits at "
+                                  f"{BOXES_DIR}/{entry.dataset}/{entry.split}")
+        if split is not None:
+            check_boxes_against_split(parsed, split)
+    except SubmissionError as error:
+        raise _fail(submission.folder, relative, str(error).removeprefix(f"{entry.path}: ")) from None
     return parsed
 
 
@@ -412,6 +453,13 @@ def validate_submission(folder: str | Path, data_root: str | Path | None = None)
         else:
             checked.append(f"{relative}: {len(parsed)} predictions; format, types, RLE, coverage of "
                            f"{entry.dataset} {entry.split} and mask sizes checked")
+    for entry in submission.boxes:
+        root = data_root_for(entry.dataset, data_root)
+        split = load_split(root, entry.dataset, entry.split) if root is not None else None
+        parsed = check_box_file(submission, entry, split)
+        relative = entry.path.relative_to(submission.folder).as_posix()
+        coverage = f", coverage of {entry.dataset} {entry.split}" if split is not None else ""
+        checked.append(f"{relative}: {len(parsed)} box predictions (GREC); format, types, box values{coverage} checked")
     if submission.reported:
         checked.append(f"{REPORTED_FILE}: {len(submission.reported)} reported results with a source")
     return submission, checked

@@ -13,6 +13,7 @@ import pytest
 from grefbench.errors import CheckpointError, ConfigError, DatasetError, UsageError
 from grefbench.inference import runner
 from grefbench.inference.runner import EvalOptions, run_eval
+from grefbench.io.boxes import read_boxes
 from grefbench.io.predictions import read_predictions
 from tests.builders import FAMILY_CHECKPOINTS, free_port, tiny_grefcoco, tiny_rela_checkpoint
 
@@ -65,7 +66,10 @@ def test_outputs_are_written_and_scored(family_setup, tmp_path, protocol):
     assert metrics["provenance"]["model"]["weights_sha256"]
     assert outputs.per_sentence.is_file() and outputs.sentences_computed == 8
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "predictions.json.gz", "metrics.json", "per_sentence.parquet", "shards"}
+        "predictions.json.gz", "metrics.json", "per_sentence.parquet", "shards",
+        "boxes.json.gz", "grec_metrics.json"}  # GREC: boxes derived from the masks, and their score
+    assert read_boxes(tmp_path / "out" / "boxes.json.gz").derived_from_masks
+    assert json.loads((tmp_path / "out" / "grec_metrics.json").read_text())["metrics"]["num_expressions"] == 8
 
 
 def test_killed_run_resumes_where_it_stopped(family_setup, tmp_path, monkeypatch):
