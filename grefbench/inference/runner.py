@@ -279,6 +279,7 @@ def run_eval(options: EvalOptions, *, progress: Callable[[str, int], Any] | None
     write_predictions(predictions_path, dataset=split.dataset, split=split.split, protocol=protocol.name,
                       model=document["model"], entries=entries, provenance=record)
     metrics_path = write_json(out / "metrics.json", result.to_json())
-    write_grec_outputs(parsed, entries, split, out)  # GREC: boxes derived from the masks, and their metrics
+    if get_dataset(split.dataset).family == "refer":  # GREC is defined on gRefCOCO-layout data only
+        write_grec_outputs(parsed, entries, split, out)  # boxes derived from the masks, and their metrics
     table_path = write_table(out / "per_sentence.parquet", result.per_sentence(), result.provenance)
     return EvalOutputs(result, predictions_path, metrics_path, table_path, time.perf_counter() - started, computed)

@@ -54,6 +54,6 @@ LAVT = ModelFamily(
                             parameter_groups=recipe.parameter_groups, check=recipe.check,
                             find_unused_parameters=True),
     save=_save,
-    demo_weights=None,
+    demo_weights="lavt_tiny_grefshapes.pth",
     no_target_head=False,
 )
