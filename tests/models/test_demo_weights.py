@@ -44,3 +44,25 @@ def test_main_command_scores_the_demo_model_far_above_trivial_predictors(tmp_pat
     assert metrics["gIoU"] >= 70 and metrics["cIoU"] >= 60 and metrics["N-acc"] >= 70 and metrics["T-acc"] >= 90
     # Just under what it measured, so a worse model shipped by mistake fails (Pr@0.9 measured 45.58).
     assert metrics["cIoU"] > 70 and metrics["gIoU"] > 73 and metrics["N-acc"] > 79 and metrics["Pr@0.9"] > 44
+
+
+def test_lavt_demo_is_small_fp16_and_the_main_command_clears_its_floor(tmp_path, monkeypatch, capsys):
+    from grefbench.models.lavt.checkpoint import read_lavt_checkpoint
+
+    path = demo_weights("lavt")
+    assert path.stat().st_size <= 12 * 1024 * 1024
+    content = read_lavt_checkpoint(path)
+    assert content["text_encoder_source"] == "minilm-l6" and "bert_model" not in content
+    assert {v.dtype for v in content["model"].values() if v.is_floating_point()} == {torch.float16}
+    assert load_model("lavt", weights=path).config.name.startswith("lavt_tiny")
+    monkeypatch.chdir(tmp_path)
+    try:
+        main(["eval", "--model", "lavt", "--split", "val", "--threads", "2"])
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    assert code in (0, None) and "lavt_tiny_grefshapes.pth" in capsys.readouterr().out
+    metrics = json.loads(Path("runs/lavt-grefshapes-val-rela480/metrics.json").read_text())["metrics"]
+    # The floor: val gIoU >= 40 (all objects: 27.62). Measured 43.05 / 43.23 / 11.93 / 99.39
+    # (cIoU / gIoU / N-acc / T-acc); just under it, so a worse model shipped by mistake fails.
+    assert metrics["gIoU"] >= 40 and metrics["gIoU"] > 43 and metrics["cIoU"] > 42.5
