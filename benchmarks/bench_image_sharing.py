@@ -65,7 +65,8 @@ def run(root: Path, weights: Path, args, share: bool) -> tuple[float, int]:
     """Seconds and sentences of one whole `run_eval`."""
     from grefbench.inference.runner import EvalOptions, run_eval
 
-    options = EvalOptions(data_root=root, dataset="grefcoco", split="val", out=root / f"out-{share}", model="rela",
+    out = Path(tempfile.mkdtemp(dir=root, prefix=f"out-{share}-"))  # a fresh folder: nothing to resume
+    options = EvalOptions(data_root=root, dataset="grefcoco", split="val", out=out, model="rela",
                           weights=weights, batch_size=args.batch_size, workers=0, threads=args.threads,
                           share_images=share, restart=True)
     started = time.perf_counter()
