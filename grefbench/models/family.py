@@ -86,6 +86,13 @@ class TrainingRecipe:
     find_unused_parameters: bool = False
 
 
+def wordpiece_tokenizer(model: Any, vocab: Any) -> Any:
+    """BERT WordPiece ids cut to the model's `config.max_tokens` (ReLA's and LAVT's, which ReLA copied)."""
+    from grefbench.models.text.bert import ReferringTokenizer
+
+    return ReferringTokenizer(vocab, max_tokens=int(model.config.max_tokens))
+
+
 def family_of(model: Any) -> ModelFamily:
     """The registered family of a model (its class names it in `family_name`, as HF configs name a model_type)."""
     from grefbench.errors import UsageError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from grefbench.models.family import Decoded, ModelFamily, TrainingRecipe
+from grefbench.models.family import Decoded, ModelFamily, TrainingRecipe, wordpiece_tokenizer
 from grefbench.models.lavt import recipe
 from grefbench.models.lavt.presets import PRESETS
 
@@ -21,12 +21,6 @@ def _transform(model) -> Any:
     # The official loader: PIL open + convert("RGB") (no EXIF orientation), Resize(480, 480) bilinear.
     return SquareResize(int(model.config.image_size), exif_transpose=False)
 
-
-def _tokenizer(model, vocab) -> Any:
-    from grefbench.models.text.bert import ReferringTokenizer
-
-    # The official dataset: tokenizer.encode(add_special_tokens=True)[:20], zero padded (as ReLA, which copied it).
-    return ReferringTokenizer(vocab, max_tokens=int(model.config.max_tokens))
 
 
 def _decode(outputs: Mapping[str, Any]) -> Decoded:
@@ -48,7 +42,7 @@ LAVT = ModelFamily(
     build=_build,
     build_for_training=recipe.build_for_training,
     transform=_transform,
-    tokenizer=_tokenizer,
+    tokenizer=wordpiece_tokenizer,
     decode=_decode,
     training=TrainingRecipe(defaults=recipe.DEFAULTS, loss_options=recipe.LOSS_OPTIONS, criterion=recipe.criterion,
                             parameter_groups=recipe.parameter_groups, check=recipe.check,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from grefbench.models.family import Decoded, ModelFamily, TrainingRecipe
+from grefbench.models.family import Decoded, ModelFamily, TrainingRecipe, wordpiece_tokenizer
 from grefbench.models.rela import recipe
 from grefbench.models.rela.presets import PRESETS
 
@@ -20,11 +20,6 @@ def _transform(model) -> Any:
 
     return SquareResize(int(model.config.image_size), exif_transpose=True)
 
-
-def _tokenizer(model, vocab) -> Any:
-    from grefbench.models.text.bert import ReferringTokenizer
-
-    return ReferringTokenizer(vocab, max_tokens=int(model.config.max_tokens))
 
 
 def _decode(outputs: Mapping[str, Any]) -> Decoded:
@@ -47,7 +42,7 @@ RELA = ModelFamily(
     build=_build,
     build_for_training=recipe.build_for_training,
     transform=_transform,
-    tokenizer=_tokenizer,
+    tokenizer=wordpiece_tokenizer,
     decode=_decode,
     training=TrainingRecipe(defaults=recipe.DEFAULTS, loss_options=recipe.LOSS_OPTIONS, criterion=recipe.criterion,
                             parameter_groups=recipe.parameter_groups, check=recipe.check,
