@@ -22,7 +22,6 @@ def _transform(model) -> Any:
     return SquareResize(int(model.config.image_size), exif_transpose=False)
 
 
-
 def _decode(outputs: Mapping[str, Any]) -> Decoded:
     """The mask is `logits.argmax(1)` (official `test.py`); there is no no-target head."""
     return Decoded(maps=outputs["logits"])

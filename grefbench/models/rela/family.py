@@ -21,7 +21,6 @@ def _transform(model) -> Any:
     return SquareResize(int(model.config.image_size), exif_transpose=True)
 
 
-
 def _decode(outputs: Mapping[str, Any]) -> Decoded:
     """As the official evaluator: the mask is `ref_seg.argmax(1)`, "no target" `nt_label.argmax(1) == 1`."""
     no_target = outputs["nt_label"]
